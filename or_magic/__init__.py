@@ -1,0 +1,74 @@
+"""or_magic: the multimodal OpenRouter API in Jupyter and in any MCP client.
+
+Everything is imported lazily so ``import or_magic`` and ``%load_ext or_magic`` stay cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+__all__ = [
+    "Dashboard",
+    "ErrorCode",
+    "MediaItem",
+    "ToolError",
+    "ToolResult",
+    "__version__",
+    "acall_tool",
+    "call_tool",
+    "call_tool_sync",
+    "list_tools",
+    "load_ipython_extension",
+    "map",
+    "set_api_key",
+    "unload_ipython_extension",
+]
+
+_LAZY = {
+    "ErrorCode": ("or_magic.errors", "ErrorCode"),
+    "ToolError": ("or_magic.errors", "ToolError"),
+    "ToolResult": ("or_magic.result", "ToolResult"),
+    "MediaItem": ("or_magic.result", "MediaItem"),
+    "call_tool": ("or_magic.tools.api", "call_tool"),
+    "acall_tool": ("or_magic.tools.api", "call_tool"),
+    "call_tool_sync": ("or_magic.tools.api", "call_tool_sync"),
+    "list_tools": ("or_magic.tools.api", "list_tools"),
+    "map": ("or_magic.batch", "map_tool"),
+    "set_api_key": ("or_magic.config", "set_api_key"),
+    "Dashboard": ("or_magic.widgets.dashboard", "Dashboard"),
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .errors import ErrorCode, ToolError
+    from .result import MediaItem, ToolResult
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'or_magic' has no attribute {name!r}") from None
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext or_magic``: register the magics (idempotent)."""
+    from .magics import load_ipython_extension as _load
+
+    _load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .magics import unload_ipython_extension as _unload
+
+    _unload(ipython)

@@ -1,0 +1,91 @@
+"""The closed error taxonomy shared by every front-end.
+
+Thirteen codes, the same strings the Node server puts in ``_meta.code``, so agents that branch on
+them keep working. ``JOB_STILL_RUNNING`` is the one code carried by a *successful* result.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+
+class ErrorCode(str, Enum):
+    INVALID_INPUT = "INVALID_INPUT"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    UNSAFE_PATH = "UNSAFE_PATH"
+    UPSTREAM_HTTP = "UPSTREAM_HTTP"
+    UPSTREAM_TIMEOUT = "UPSTREAM_TIMEOUT"
+    UPSTREAM_REFUSED = "UPSTREAM_REFUSED"
+    UNSUPPORTED_FORMAT = "UNSUPPORTED_FORMAT"
+    RESOURCE_TOO_LARGE = "RESOURCE_TOO_LARGE"
+    ZDR_INCOMPATIBLE = "ZDR_INCOMPATIBLE"
+    MODEL_NOT_FOUND = "MODEL_NOT_FOUND"
+    JOB_FAILED = "JOB_FAILED"
+    JOB_STILL_RUNNING = "JOB_STILL_RUNNING"
+    INTERNAL = "INTERNAL"
+
+    def __str__(self) -> str:  # f-strings show the bare code
+        return self.value
+
+
+ALL_CODES: tuple[str, ...] = tuple(c.value for c in ErrorCode)
+
+
+class ToolError(Exception):
+    """A failure with a code from the taxonomy.
+
+    Raised anywhere below a tool handler; the registry turns it into an error ``ToolResult``.
+    The message must already be safe to show (no secrets): ``or_magic.redact`` runs over it again
+    at the boundary, but callers should not rely on that.
+    """
+
+    def __init__(
+        self,
+        code: ErrorCode | str,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        suggestions: list[str] | None = None,
+        retry_after_seconds: float | None = None,
+    ) -> None:
+        self.code = ErrorCode(code)
+        self.message = message
+        self.details = details
+        self.suggestions = list(suggestions or [])
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return f"[{self.code.value}] {self.message}"
+
+    def __repr__(self) -> str:
+        return f"ToolError({self.code.value!s}, {self.message!r})"
+
+    def with_prefix(self, prefix: str) -> ToolError:
+        """Same error, message prefixed with where it happened (``input_images[2]: ...``)."""
+        self.message = f"{prefix}: {self.message}" if prefix else self.message
+        self.args = (self.message,)
+        return self
+
+
+class ConfigError(ToolError):
+    """A malformed environment variable or setting; names the variable."""
+
+    def __init__(self, variable: str, message: str) -> None:
+        self.variable = variable
+        super().__init__(
+            ErrorCode.INVALID_INPUT,
+            f"{variable}: {message}",
+            details={"variable": variable},
+            suggestions=[f"Fix or unset {variable}"],
+        )
+
+
+# Suggestions reused by several classifiers; kept here so wording stays consistent.
+SUGGEST_SEARCH_MODELS = "Use search_models to discover valid model ids"
+SUGGEST_VALIDATE_MODEL = "Use validate_model to pre-flight a model id"
+SUGGEST_ALLOWLIST = (
+    "Private, loopback and link-local addresses are blocked; to allow an internal host on "
+    "purpose, add it to OPENROUTER_URL_ALLOWLIST (host, IP or CIDR)"
+)

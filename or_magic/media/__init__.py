@@ -1,0 +1,1 @@
+"""or_magic.media"""
