@@ -1,0 +1,238 @@
+"""SQLite registry of long jobs (background chats, video generations) that survives restarts.
+
+One small database in the state directory (``OR_MAGIC_STATE_DIR``, default the user cache dir).
+WAL mode and a busy timeout let several kernels and MCP servers share it; every operation uses a
+short-lived connection, so threads never share one. A job still marked running whose owner process
+is gone is reported as ``interrupted`` (chat) — video jobs stay resumable because the upstream keeps
+them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import Settings
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    model TEXT,
+    prompt TEXT,
+    save_path TEXT,
+    status TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    cost REAL,
+    polling_url TEXT,
+    upstream_status TEXT,
+    progress REAL,
+    result TEXT,
+    error TEXT,
+    params TEXT,
+    owner_pid INTEGER
+);
+CREATE INDEX IF NOT EXISTS jobs_kind_created ON jobs(kind, created_at);
+"""
+
+TERMINAL = frozenset({"completed", "failed", "cancelled", "expired", "interrupted"})
+PROMPT_MAX = 4000
+
+
+@dataclass
+class Job:
+    id: str
+    kind: str
+    tool: str
+    status: str
+    backend: str
+    created_at: float
+    updated_at: float
+    model: str | None = None
+    prompt: str | None = None
+    save_path: str | None = None
+    cost: float | None = None
+    polling_url: str | None = None
+    upstream_status: str | None = None
+    progress: float | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    owner_pid: int | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+_JSON_COLS = ("result", "error", "params")
+
+
+def _row_to_job(row: sqlite3.Row) -> Job:
+    d = dict(row)
+    for col in _JSON_COLS:
+        raw = d.get(col)
+        d[col] = json.loads(raw) if raw else ({} if col == "params" else None)
+    return Job(**d)
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+class JobStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._conn() as c:
+            c.executescript(SCHEMA)
+
+    @contextmanager
+    def _conn(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            yield conn
+        finally:
+            conn.close()
+
+    def create(
+        self,
+        *,
+        id: str,
+        kind: str,
+        tool: str,
+        backend: str,
+        status: str = "pending",
+        model: str | None = None,
+        prompt: str | None = None,
+        save_path: str | None = None,
+        polling_url: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Job:
+        now = time.time()
+        with self._conn() as c:
+            c.execute(
+                "INSERT INTO jobs (id, kind, tool, model, prompt, save_path, status, backend, created_at,"
+                " updated_at, polling_url, params, owner_pid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    id,
+                    kind,
+                    tool,
+                    model,
+                    (prompt or "")[:PROMPT_MAX] or None,
+                    save_path,
+                    status,
+                    backend,
+                    now,
+                    now,
+                    polling_url,
+                    json.dumps(params or {}, default=str),
+                    os.getpid(),
+                ),
+            )
+        job = self.get(id)
+        assert job is not None
+        return job
+
+    def update(self, id: str, **fields: Any) -> Job | None:
+        if not fields:
+            return self.get(id)
+        allowed = set(Job.__dataclass_fields__) - {"id", "created_at"}
+        bad = set(fields) - allowed
+        if bad:
+            raise ValueError(f"unknown job fields: {sorted(bad)}")
+        cols, vals = [], []
+        for k, v in fields.items():
+            cols.append(f"{k} = ?")
+            vals.append(json.dumps(v, default=str) if k in _JSON_COLS and v is not None else v)
+        cols.append("updated_at = ?")
+        vals.append(time.time())
+        vals.append(id)
+        with self._conn() as c:
+            c.execute(f"UPDATE jobs SET {', '.join(cols)} WHERE id = ?", vals)
+        return self.get(id)
+
+    def get(self, id: str) -> Job | None:
+        with self._conn() as c:
+            row = c.execute("SELECT * FROM jobs WHERE id = ?", (id,)).fetchone()
+        if row is None:
+            return None
+        return self._reconcile(_row_to_job(row))
+
+    def list(
+        self, *, kind: str | None = None, backend: str | None = None, limit: int = 50
+    ) -> list[Job]:
+        q, args = "SELECT * FROM jobs", []
+        where = []
+        if kind:
+            where.append("kind = ?")
+            args.append(kind)
+        if backend:
+            where.append("backend = ?")
+            args.append(backend)
+        if where:
+            q += " WHERE " + " AND ".join(where)
+        q += " ORDER BY created_at DESC LIMIT ?"
+        args.append(limit)
+        with self._conn() as c:
+            rows = c.execute(q, args).fetchall()
+        return [self._reconcile(_row_to_job(r)) for r in rows]
+
+    def _reconcile(self, job: Job) -> Job:
+        """A background chat whose process died can never finish: say so instead of 'running'."""
+        if job.kind == "chat" and not job.terminal and not _pid_alive(job.owner_pid):
+            err = {
+                "code": "JOB_FAILED",
+                "message": "The process running this job exited before it finished; start it again.",
+            }
+            self.update(job.id, status="interrupted", error=err)
+            job.status, job.error = "interrupted", err
+        return job
+
+
+_stores: dict[Path, JobStore] = {}
+_lock = threading.Lock()
+
+
+def get_job_store(settings: Settings) -> JobStore:
+    path = settings.state_root / "jobs.sqlite3"
+    with _lock:
+        store = _stores.get(path)
+        if store is None:
+            store = JobStore(path)
+            _stores[path] = store
+        return store
+
+
+def backend_label(settings: Settings) -> str:
+    return "offline" if settings.offline else settings.base_url

@@ -1,0 +1,79 @@
+"""JSON-lines logging on stderr, redacted, never on stdout (stdout belongs to MCP stdio).
+
+``audit`` lines are always written whatever ``OPENROUTER_LOG_LEVEL`` says; they carry previews,
+never full prompts, keys or file contents.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any, TextIO
+
+from .redact import redact
+
+_LEVELS = {"debug": 10, "info": 20, "warn": 30, "error": 40}
+_stream: TextIO | None = None  # tests may redirect
+
+
+def _threshold() -> int:
+    from .config import get_settings
+
+    try:
+        return _LEVELS.get(get_settings().log_level, 20)
+    except Exception:
+        return 20
+
+
+def _emit(level: str, msg: str, ctx: dict[str, Any] | None) -> None:
+    record: dict[str, Any] = {"ts": round(time.time(), 3), "level": level, "msg": msg}
+    if ctx:
+        try:
+            json.dumps(ctx, default=str)
+            record["ctx"] = ctx
+        except (TypeError, ValueError):
+            record["ctx"] = {"note": "unserializable"}
+    try:
+        line = json.dumps(record, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):  # circular references and friends
+        line = json.dumps(
+            {"ts": record["ts"], "level": level, "msg": msg, "ctx": {"note": "unserializable"}}
+        )
+    stream = _stream or sys.stderr
+    try:
+        stream.write(redact(line) + "\n")
+        stream.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def log(level: str, msg: str, **ctx: Any) -> None:
+    if _LEVELS.get(level, 20) >= _threshold():
+        _emit(level, msg, ctx or None)
+
+
+def debug(msg: str, **ctx: Any) -> None:
+    log("debug", msg, **ctx)
+
+
+def info(msg: str, **ctx: Any) -> None:
+    log("info", msg, **ctx)
+
+
+def warn(msg: str, **ctx: Any) -> None:
+    log("warn", msg, **ctx)
+
+
+def error(msg: str, **ctx: Any) -> None:
+    log("error", msg, **ctx)
+
+
+def audit(msg: str, **ctx: Any) -> None:
+    _emit("audit", msg, ctx or None)
+
+
+def preview(text: str | None, n: int = 80) -> str | None:
+    if text is None:
+        return None
+    return text if len(text) <= n else text[:n] + "…"

@@ -1,0 +1,210 @@
+"""Public entry points: ``call_tool`` (async) and ``call_tool_sync``.
+
+Every call goes through here, whichever front-end makes it: arguments are validated against the
+tool's model (``INVALID_INPUT`` before anything is sent), the handler runs, any failure becomes an
+error ``ToolResult`` with a code, and the result is stamped (offline flag, latency) and redacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
+
+from .. import log
+from .._version import __version__
+from ..config import get_settings
+from ..errors import ConfigError, ErrorCode, ToolError
+from ..redact import redact
+from ..result import ToolResult
+from .base import MediaCallback, ProgressCallback, TextCallback, ToolContext, ToolSpec
+from .registry import all_tools, get_tool
+
+T = TypeVar("T")
+
+
+def list_tools() -> list[ToolSpec]:
+    return list(all_tools().values())
+
+
+def format_validation_error(exc: Exception) -> str:
+    """A pydantic ValidationError as one readable line per problem."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc)
+    lines = []
+    for e in errors():
+        loc = ".".join(str(p) for p in e.get("loc", ())) or "arguments"
+        msg = e.get("msg", "invalid")
+        if e.get("type") == "extra_forbidden":
+            msg = "unknown argument"
+        elif e.get("type") == "missing":
+            msg = "is required"
+        inp = e.get("input")
+        shown = (
+            ""
+            if e.get("type") in ("missing", "extra_forbidden")
+            else f" (got {redact(repr(inp), limit=60)})"
+        )
+        lines.append(f"{loc}: {msg}{shown}")
+    return "; ".join(lines)
+
+
+async def call_tool(
+    name: str,
+    arguments: Mapping[str, Any] | None = None,
+    *,
+    on_progress: ProgressCallback | None = None,
+    on_text: TextCallback | None = None,
+    on_media: MediaCallback | None = None,
+    **kwargs: Any,
+) -> ToolResult:
+    """Run tool ``name`` with ``arguments`` (a dict, or keyword arguments) and return its result.
+
+    Never raises for a tool failure (check ``result.is_error`` / ``result.code``, or call
+    ``result.raise_for_error()``); cancellation propagates.
+    """
+    started = time.monotonic()
+    args = dict(arguments or {})
+    args.update(kwargs)
+    spec = get_tool(name) if isinstance(name, str) else None
+    if spec is None:
+        known = ", ".join(sorted(all_tools()))
+        return ToolResult.from_error(
+            str(name),
+            ToolError(
+                ErrorCode.INVALID_INPUT,
+                f"Unknown tool: {name}",
+                details={"known_tools": sorted(all_tools())},
+                suggestions=[f"Known tools: {known}"],
+            ),
+        )
+    try:
+        settings = get_settings()
+    except ConfigError as exc:
+        return ToolResult.from_error(name, exc)
+    offline = settings.offline
+    try:
+        parsed = _validate(spec, args)
+        ctx = ToolContext(
+            tool=name,
+            settings=settings,
+            on_progress=on_progress,
+            on_text=on_text,
+            on_media=on_media,
+        )
+        result = await spec.handler(parsed, ctx)
+    except ToolError as exc:
+        result = ToolResult.from_error(name, exc)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a bug: report it as INTERNAL with the type, never the raw repr
+        log.error(
+            "tool.crashed", tool=name, error=type(exc).__name__, message=redact(str(exc), limit=300)
+        )
+        result = ToolResult.from_error(
+            name,
+            ToolError(
+                ErrorCode.INTERNAL,
+                f"{name} failed unexpectedly ({type(exc).__name__}: {redact(str(exc), limit=300)})",
+                details={"exception": type(exc).__name__},
+                suggestions=[
+                    "This is a bug in or_magic; please report it with the arguments you used"
+                ],
+            ),
+        )
+    result.tool = name
+    result.meta.setdefault("latency_ms", round((time.monotonic() - started) * 1000, 1))
+    if offline:
+        result.meta["offline"] = True
+    if not result.is_error:
+        result.meta.setdefault("server_version", __version__)
+    _finish(result)
+    return result
+
+
+def _validate(spec: ToolSpec, args: dict[str, Any]) -> Any:
+    from pydantic import ValidationError
+
+    try:
+        return spec.input_model.model_validate(args)
+    except ValidationError as exc:
+        raise ToolError(
+            ErrorCode.INVALID_INPUT,
+            f"Invalid arguments for {spec.name}: {format_validation_error(exc)}",
+            details={
+                "errors": [
+                    {"loc": list(e.get("loc", ())), "type": e.get("type")} for e in exc.errors()
+                ]
+            },
+            suggestions=[f"See the input schema of {spec.name}"],
+        ) from None
+
+
+def _finish(result: ToolResult) -> None:
+    """Redact what can be shown; record usage for the session totals."""
+    if result.is_error:
+        result.text = redact(result.text, limit=4000)
+        if result.suggestions:
+            result.suggestions = [redact(s, limit=500) for s in result.suggestions]
+    else:
+        try:
+            from ..usage import record_result
+
+            record_result(result)
+        except Exception:  # usage accounting must never break a result
+            pass
+
+
+# ---- sync bridge --------------------------------------------------------------------------------
+
+_local = threading.local()
+
+
+def _private_loop() -> asyncio.AbstractEventLoop:
+    loop = getattr(_local, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = asyncio.new_event_loop()
+        _local.loop = loop
+    return loop
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code, including inside a running Jupyter kernel.
+
+    Inside a running loop the kernel's own loop runs it (nested, via nest-asyncio2, applied lazily
+    here and only here) so widget events, progress updates and an in-kernel MCP server keep being
+    served while the cell blocks. Ctrl-C cancels the task cleanly before re-raising.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None:
+        loop = _private_loop()
+    else:
+        import nest_asyncio2
+
+        nest_asyncio2.apply(loop)
+    task = loop.create_task(coro)
+    try:
+        return loop.run_until_complete(task)
+    except BaseException:
+        if not task.done():
+            task.cancel()
+            try:
+                loop.run_until_complete(task)
+            except BaseException:
+                pass
+        raise
+
+
+def call_tool_sync(
+    name: str,
+    arguments: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> ToolResult:
+    """Blocking ``call_tool``; works in scripts, threads and inside a running Jupyter kernel."""
+    return run_sync(call_tool(name, arguments, **kwargs))

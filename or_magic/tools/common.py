@@ -1,0 +1,180 @@
+"""Input fields and helpers shared by several tool families (chat, analyze, generation)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..config import Settings
+from ..errors import ErrorCode, ToolError
+
+QUANTIZATIONS = (
+    "int4",
+    "int8",
+    "fp4",
+    "mxfp4",
+    "nvfp4",
+    "fp6",
+    "fp8",
+    "mxfp8",
+    "fp16",
+    "bf16",
+    "fp32",
+    "unknown",
+)
+ROUTING_SUFFIXES = ("free", "nitro", "floor", "online", "exacto", "thinking", "extended")
+
+
+class StrictModel(BaseModel):
+    """Unknown arguments are an error (a typo like ``promt`` should not be silently dropped)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ProviderPrefs(StrictModel):
+    """OpenRouter provider routing (merged over the OPENROUTER_PROVIDER_* defaults)."""
+
+    order: list[str] | None = Field(None, description="Provider slugs to try in order")
+    only: list[str] | None = Field(None, description="Allow-list of provider slugs")
+    ignore: list[str] | None = Field(None, description="Deny-list of provider slugs")
+    quantizations: list[Literal[QUANTIZATIONS]] | None = None  # type: ignore[valid-type]
+    sort: Literal["price", "throughput", "latency"] | None = None
+    require_parameters: bool | None = None
+    data_collection: Literal["allow", "deny"] | None = None
+    allow_fallbacks: bool | None = None
+    zdr: bool | None = Field(None, description="Only zero-data-retention endpoints")
+    max_price: dict[str, float] | None = Field(
+        None, description="USD per million tokens, e.g. {prompt: 1}"
+    )
+
+
+class CacheFields(StrictModel):
+    cache: bool | None = Field(
+        None, description="Use OpenRouter response caching (default: OPENROUTER_CACHE_RESPONSES)"
+    )
+    cache_ttl: int | str | None = Field(
+        None,
+        description="Cache lifetime: integer seconds (1–86400) or '30s' / '5m' / '1h'; sent as seconds",
+    )
+    cache_clear: bool | None = Field(
+        None, description="Clear the cached entry for this request first"
+    )
+
+    @field_validator("cache_ttl")
+    @classmethod
+    def _ttl(cls, v: int | str | None) -> int | str | None:
+        if v is not None:
+            normalise_ttl(v)  # raises ValueError → INVALID_INPUT before any I/O
+        return v
+
+
+_TTL_RE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
+_TTL_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def normalise_ttl(v: int | str) -> int:
+    """``5m`` → 300. The API reads leading integer seconds, so ``5m`` sent verbatim meant 5 s."""
+    if isinstance(v, bool):
+        raise ValueError("cache_ttl must be seconds or a duration like '5m'")
+    if isinstance(v, int):
+        secs = v
+    else:
+        m = _TTL_RE.match(str(v))
+        if not m:
+            raise ValueError(f"cache_ttl {v!r} is not seconds or a duration like '30s', '5m', '1h'")
+        secs = int(m.group(1)) * _TTL_UNITS[m.group(2).lower()]
+    if not 1 <= secs <= 86400:
+        raise ValueError(f"cache_ttl must be between 1 s and 24 h, got {secs} s")
+    return secs
+
+
+def cache_headers(args: CacheFields, settings: Settings) -> dict[str, str]:
+    h: dict[str, str] = {}
+    enabled = settings.cache_responses if args.cache is None else args.cache
+    if enabled:
+        h["X-OpenRouter-Cache"] = "true"
+    if args.cache_ttl is not None:
+        h["X-OpenRouter-Cache-TTL"] = str(normalise_ttl(args.cache_ttl))
+    if args.cache_clear:
+        h["X-OpenRouter-Cache-Clear"] = "true"
+    return h
+
+
+def cache_meta(headers: dict[str, str]) -> dict[str, Any] | None:
+    low = {k.lower(): v for k, v in headers.items()}
+    status = low.get("x-openrouter-cache-status")
+    if not status:
+        return None
+    out: dict[str, Any] = {"status": status}
+    for key, name in (("x-openrouter-cache-age", "age"), ("x-openrouter-cache-ttl", "ttl")):
+        raw = low.get(key)
+        if raw is not None:
+            try:
+                out[name] = float(raw) if "." in raw else int(raw)
+            except ValueError:
+                pass
+    return out
+
+
+def merge_provider(
+    prefs: ProviderPrefs | dict[str, Any] | None, settings: Settings
+) -> dict[str, Any] | None:
+    """Env defaults, overridden key by key by the call; ``None`` and empty lists dropped, False kept."""
+    out = settings.provider_defaults()
+    given = (
+        prefs.model_dump(exclude_none=True) if isinstance(prefs, BaseModel) else dict(prefs or {})
+    )
+    for k, v in given.items():
+        if v is None:
+            continue
+        out[k] = v
+    out = {k: v for k, v in out.items() if v is not None and v != []}
+    return out or None
+
+
+def resolve_max_tokens(value: int | None, settings: Settings) -> int | None:
+    return value if value is not None else settings.max_tokens
+
+
+def cap_text(text: str, settings: Settings, meta: dict[str, Any]) -> str:
+    cap = settings.max_result_text_chars
+    if cap and len(text) > cap:
+        omitted = len(text) - cap
+        meta["result_truncated"] = True
+        return (
+            text[:cap]
+            + f"\n\n[… truncated: {omitted} chars omitted (OPENROUTER_MAX_RESULT_TEXT_CHARS={cap})]"
+        )
+    return text
+
+
+def clean_model(model: str | None) -> str | None:
+    if model is None:
+        return None
+    m = model.strip()
+    return m or None
+
+
+def split_suffix(model_id: str) -> tuple[str, str | None]:
+    """``openai/gpt-4o:nitro`` → (``openai/gpt-4o``, ``nitro``)."""
+    base, sep, suffix = model_id.rpartition(":")
+    if sep and suffix.lower() in ROUTING_SUFFIXES and base:
+        return base, suffix.lower()
+    return model_id, None
+
+
+def usage_meta(usage: Any) -> dict[str, Any] | None:
+    if not isinstance(usage, dict):
+        return None
+    keep = ("prompt_tokens", "completion_tokens", "total_tokens", "cost", "is_byok")
+    out = {k: usage[k] for k in keep if k in usage}
+    for k in ("prompt_tokens_details", "completion_tokens_details"):
+        if isinstance(usage.get(k), dict):
+            out[k] = usage[k]
+    return out or None
+
+
+def invalid(message: str, **details: Any) -> ToolError:
+    return ToolError(ErrorCode.INVALID_INPUT, message, details=details or None)

@@ -1,0 +1,71 @@
+"""Session totals of tokens and cost per model (for ``%openrouter usage`` and the Usage tab)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .result import ToolResult
+
+
+@dataclass
+class ModelUsage:
+    model: str
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: float = 0.0
+    offline_calls: int = 0
+    tools: dict[str, int] = field(default_factory=dict)
+
+
+_lock = threading.Lock()
+_by_model: dict[str, ModelUsage] = {}
+
+
+def _int(v: Any) -> int:
+    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0
+
+
+def record_result(result: ToolResult) -> None:
+    model = result.meta.get("model")
+    usage = result.meta.get("usage") if isinstance(result.meta.get("usage"), dict) else {}
+    cost = result.cost
+    if not model and not usage and cost is None:
+        return
+    key = str(model or "?")
+    with _lock:
+        u = _by_model.setdefault(key, ModelUsage(model=key))
+        u.calls += 1
+        u.prompt_tokens += _int(usage.get("prompt_tokens"))
+        u.completion_tokens += _int(usage.get("completion_tokens"))
+        u.total_tokens += _int(usage.get("total_tokens"))
+        u.cost_usd += float(cost or 0.0)
+        if result.offline:
+            u.offline_calls += 1
+        u.tools[result.tool] = u.tools.get(result.tool, 0) + 1
+
+
+def snapshot() -> list[ModelUsage]:
+    with _lock:
+        return [ModelUsage(**{**vars(u), "tools": dict(u.tools)}) for u in _by_model.values()]
+
+
+def totals() -> ModelUsage:
+    total = ModelUsage(model="total")
+    for u in snapshot():
+        total.calls += u.calls
+        total.prompt_tokens += u.prompt_tokens
+        total.completion_tokens += u.completion_tokens
+        total.total_tokens += u.total_tokens
+        total.cost_usd += u.cost_usd
+        total.offline_calls += u.offline_calls
+    return total
+
+
+def reset() -> None:
+    with _lock:
+        _by_model.clear()
