@@ -516,6 +516,12 @@ async def test_allowlist_does_not_allow_credentials_or_schemes() -> None:
         "http://example.com/\r\nX: y",
         "http://example.com:99999/",
         "http://1.2.3.4.5/",
+        "http://%31%32%37.0.0.1/",  # percent-encoded host: refused, never decoded-and-resolved
+        "http://127.0.0.1:80@evil.example/",
+        "http://evil.example\\@127.0.0.1/",
+        "http://[::ffff:0x7f.1]/",
+        "http://[::1/",
+        "https://[v1.fe80::a]/",
         "",
     ],
 )
@@ -702,6 +708,19 @@ async def test_html_where_media_was_expected(ctype: str, body: bytes) -> None:
     async with serve({"/": reply(body=body, headers={"Content-Type": ctype})}) as srv:
         err = await expect_error(ErrorCode.UNSUPPORTED_FORMAT, srv.url("/"))
     assert "got an HTML page where image was expected" in err.message
+
+
+async def test_large_html_page_is_refused_before_the_whole_body(connects: list) -> None:
+    async def big_page(writer: asyncio.StreamWriter, req: Req) -> None:
+        writer.write(head_bytes(200, {"Content-Type": "application/octet-stream"}))
+        writer.write(b"<!doctype html>" + b" " * 1000)
+        await writer.drain()
+        await asyncio.sleep(5)  # the rest never comes; the sniff must not wait for it
+
+    async with serve({"/": big_page}) as srv:
+        t0 = time.monotonic()
+        await expect_error(ErrorCode.UNSUPPORTED_FORMAT, srv.url("/"))
+    assert time.monotonic() - t0 < 2
 
 
 async def test_empty_body_and_http_errors() -> None:

@@ -53,6 +53,7 @@ _HTML_PREFIXES = (b"<!doctype html", b"<html", b"<head", b"<body")
 _MAX_URL_LEN = 8192
 _PIECE = 64 * 1024  # decompression output step: a bomb never inflates more than this at once
 _HEAD_KEEP = 1024
+_SNIFF_EARLY = 256
 _CTL_RE = re.compile(r"[\x00-\x20\x7f]")
 
 
@@ -632,6 +633,7 @@ class _Job:
         # The outermost encoding is listed last, so it is undone first.
         decoders = [_Decoder(e) for e in reversed(encodings)]
         raw_total = 0
+        sniffed = False
         sink.reset()
         try:
             stream: AsyncIterator[bytes] = resp.aiter_raw()
@@ -645,6 +647,10 @@ class _Job:
                         raise self._too_large(
                             "decompressed body" if decoders else "response body", None, url
                         )
+                if not sniffed and len(sink.head) >= _SNIFF_EARLY:
+                    sniffed = True  # refuse an HTML page now rather than after the whole body
+                    if looks_like_html(sink.head):
+                        raise self._html(url, ctype)
             for piece in _decode_chain(decoders, b"", final=True):
                 sink.write(piece)
                 if sink.size > self.cap:
