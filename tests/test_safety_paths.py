@@ -128,6 +128,8 @@ def test_unsafe_bypass_reads_outside(sandbox) -> None:
     _, outside, s = sandbox
     bypass = s.replace(allow_unsafe_paths=True)
     assert resolve_input_path(outside / "secret.txt", bypass).name == "secret.txt"
+    assert resolve_input_path("../outside/secret.txt", bypass).name == "secret.txt"  # root-relative
+    assert resolve_input_path("photo.jpg", bypass).name == "photo.jpg"
     assert code_of(resolve_input_path, outside / "missing", bypass).code is ErrorCode.INVALID_INPUT
 
 

@@ -96,7 +96,8 @@ def resolve_input_path(path: PathArg, settings: Settings, *, label: str = "path"
     if not s.strip():
         raise ToolError(ErrorCode.INVALID_INPUT, f"{label} is empty")
     if settings.allow_unsafe_paths:
-        real = os.path.realpath(s)
+        # Bypass: no containment check, but relative paths still start at the input root.
+        real = os.path.realpath(os.path.join(_root_real(settings.input_root), s))
     else:
         root_real = _root_real(settings.input_root)
         candidate = s if os.path.isabs(s) else os.path.join(root_real, s)
