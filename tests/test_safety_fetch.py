@@ -826,6 +826,7 @@ def _make_ca_and_leaf(tmp: Path, names: list[str]) -> tuple[Path, Path, Path]:
 async def test_https_pinned_to_ip_verifies_certificate_against_the_name(
     tmp_path: Path, connects: list
 ) -> None:
+    pytest.importorskip("cryptography")
     ca_pem, cert_pem, key_pem = _make_ca_and_leaf(tmp_path, ["media.test"])
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert_pem, key_pem)
