@@ -1,0 +1,56 @@
+"""``python -m or_magic.testing`` / ``or-magic-double``: serve the double until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="or-magic-double",
+        description="Serve the or_magic OpenRouter double (offline stand-in for the API).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8089, help="port (default 8089; 0 = any free)")
+    parser.add_argument(
+        "--require-auth",
+        action="store_true",
+        help="answer 401 without a bearer token (default: no key needed, like the offline backend)",
+    )
+    parser.add_argument(
+        "--key", action="append", default=None, help="accept only this key (repeatable)"
+    )
+    parser.add_argument("--video-polls", type=int, default=2, help="polls until a video completes")
+    parser.add_argument("--crlf", action="store_true", help="use CRLF line endings in SSE")
+    args = parser.parse_args(argv)
+
+    from .server import OpenRouterDouble
+
+    double = OpenRouterDouble(
+        valid_keys=set(args.key) if args.key else None,
+        require_auth=args.require_auth or bool(args.key),
+        video_polls_to_complete=args.video_polls,
+        crlf=args.crlf,
+        host=args.host,
+        port=args.port,
+    )
+    try:
+        double.start()
+    except OSError as exc:
+        print(f"or-magic-double: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    print(f"OpenRouter double serving at {double.base_url}  (Ctrl-C to stop)", flush=True)
+    print(f"  export OPENROUTER_BASE_URL={double.base_url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        double.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,268 @@
+"""Fault injection and the request log: the test-facing data types of the double.
+
+Error bodies come in the three vintages a client must survive (openrouter-api.md §1.3–1.5, §7.3):
+``shape=None`` is OpenRouter's own ``{"error":{"code","message"}}``; ``"old"`` is the widely seen
+"Provider returned error" with ``metadata.provider_name`` and a JSON-string ``raw``; ``"new"`` is the
+typed ``error_type`` / ``http_status`` / ``availability`` form.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SCENARIOS = frozenset(
+    {
+        "reasoning_cutoff",
+        "reasoning_only_stop",
+        "refusal",
+        "content_filter",
+        "tool_calls",
+        "empty",
+        "no_image",
+        "https_image",
+        "provider_error_200",
+    }
+)
+
+STATUS_MESSAGES: dict[int, str] = {
+    400: "Bad Request",
+    401: "No auth credentials found",
+    402: "Insufficient credits. Add more using https://openrouter.ai/credits",
+    403: "Forbidden",
+    404: "No endpoints found for this model",
+    408: "Operation timed out. Please try again later.",
+    409: "Conflict",
+    413: "Payload Too Large",
+    422: "Unprocessable Entity",
+    429: "Rate limit exceeded: free-models-per-min.",
+    500: "Internal Server Error",
+    502: "Provider returned error",
+    503: "Service temporarily unavailable",
+    504: "Gateway Timeout",
+    524: "Request timed out. Please try again later.",
+    529: "Provider returned error",
+}
+
+ERROR_TYPES: dict[int, str] = {
+    400: "invalid_request",
+    401: "authentication",
+    402: "payment_required",
+    403: "permission_denied",
+    404: "not_found",
+    408: "timeout",
+    413: "payload_too_large",
+    422: "unprocessable",
+    429: "rate_limit_exceeded",
+    500: "server",
+    502: "provider_unavailable",
+    503: "provider_overloaded",
+    504: "timeout",
+    524: "timeout",
+    529: "provider_overloaded",
+}
+
+AVAILABILITY_CODES: dict[int, tuple[str, bool]] = {
+    400: ("model_not_found", False),
+    403: ("region_restricted", False),
+    404: ("no_endpoints", False),
+    429: ("capacity_exhausted", True),
+    503: ("temporarily_unavailable", True),
+}
+
+OFFLINE_PROVIDER = "or_magic-offline"
+USER_ID = "user_offline_double"
+DOCS_URL = "https://openrouter.ai/docs/api_reference/errors-and-debugging"
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour, matched by method + path suffix (+ optional model).
+
+    Consumed ``times`` times (``None`` = until ``reset()``). Kinds combine: e.g. ``status=429,
+    retry_after="2", delay_s=0.5``. A fault with ``model`` only hits requests for that model; on
+    chat completions an error for one model makes the double fall back along ``models``.
+    """
+
+    path: str = "/chat/completions"
+    method: str | None = None
+    times: int | None = 1
+    status: int | None = None
+    retry_after: str | None = None
+    body: dict[str, Any] | list[Any] | bytes | str | None = None
+    shape: Literal["old", "new"] | None = None
+    message: str | None = None
+    delay_s: float = 0.0
+    slow_body_s: float = 0.0
+    truncate: bool = False
+    malformed: bool = False
+    html: bool = False
+    error_in_200: bool = False
+    midstream_error: bool = False
+    drop: bool = False
+    scenario: str | None = None
+    headers: dict[str, str] | None = None
+    model: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.scenario is not None and self.scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {self.scenario!r}; one of {sorted(SCENARIOS)}")
+        if self.shape not in (None, "old", "new"):
+            raise ValueError("shape must be None, 'old' or 'new'")
+        if self.times is not None and self.times < 1:
+            raise ValueError("times must be >= 1 or None")
+        if self.method is not None:
+            self.method = self.method.upper()
+
+    def matches(self, method: str, path: str, model: str | None) -> bool:
+        if self.method is not None and self.method != method:
+            return False
+        if not path.rstrip("/").endswith(self.path.rstrip("/")):
+            return False
+        if self.model is None:
+            return True
+        return model is not None and _same_model(self.model, model)
+
+    @property
+    def is_failure(self) -> bool:
+        """True when the request must not succeed normally (used for ``models`` fallback)."""
+        return bool(
+            (self.status is not None and self.status >= 400)
+            or self.drop
+            or self.html
+            or self.malformed
+            or self.error_in_200
+        )
+
+    @property
+    def preempts(self) -> bool:
+        """True when the fault replaces the handler's answer instead of modifying it."""
+        return self.is_failure or self.body is not None
+
+
+def _same_model(fault_model: str, model: str) -> bool:
+    """``openai/gpt-4o`` also matches ``openai/gpt-4o:nitro``; a variant id matches only itself."""
+    from .catalog import split_variant
+
+    if fault_model == model:
+        return True
+    base, variant = split_variant(fault_model)
+    return variant is None and split_variant(model)[0] == base
+
+
+@dataclass
+class RecordedRequest:
+    """What the double received. ``json`` is the parsed body (huge base64 strings elided)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    json: Any | None
+    body_size: int
+    media: list[dict[str, Any]] = field(default_factory=list)
+    status: int | None = None  # status the double answered with (None while in flight)
+
+    @property
+    def auth(self) -> str | None:
+        """The bearer token sent, if any."""
+        value = self.headers.get("authorization", "")
+        return value[7:].strip() or None if value.lower().startswith("bearer ") else None
+
+
+# ---- error bodies ---------------------------------------------------------------------------
+
+
+def rate_limit_headers(limit: int = 20) -> dict[str, str]:
+    reset_ms = (int(time.time()) // 60 + 1) * 60_000
+    return {
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str(reset_ms),
+    }
+
+
+def error_body(
+    status: int,
+    message: str | None = None,
+    *,
+    shape: str | None = None,
+    retry_after: str | None = None,
+    model: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    availability_code: str | None = None,
+) -> dict[str, Any]:
+    """An error body of the requested vintage for ``status``."""
+    msg = message or STATUS_MESSAGES.get(status, "Error")
+    etype = ERROR_TYPES.get(status, "unmapped")
+    retry_s = _int_or_none(retry_after)
+    if shape == "old":
+        raw = json.dumps(
+            {"error": {"code": status, "message": msg, "status": _upstream_status(status)}}
+        )
+        meta: dict[str, Any] = {
+            "provider_name": OFFLINE_PROVIDER,
+            "raw": raw,
+            "is_byok": False,
+            "error_type": etype,
+            "provider_code": _upstream_status(status).lower(),
+        }
+        if retry_s is not None:
+            meta["retry_after_seconds"] = retry_s
+            meta["headers"] = {"Retry-After": str(retry_after)}
+        meta.update(metadata or {})
+        return {
+            "error": {"code": status, "message": "Provider returned error", "metadata": meta},
+            "user_id": USER_ID,
+        }
+    if shape == "new":
+        err: dict[str, Any] = {"message": msg, "error_type": etype, "http_status": status}
+        code, retryable = AVAILABILITY_CODES.get(status, (None, False))
+        code = availability_code or code
+        if code is not None:
+            err["availability"] = {
+                "code": code,
+                "retryable": retryable,
+                "retry_after": retry_s,
+                "requested_models": [model] if model else [],
+                "affected_providers": [OFFLINE_PROVIDER] if status != 400 else [],
+                "fallback_models": [],
+                "docs_url": f"{DOCS_URL}#{code}",
+            }
+        meta = {"error_type": etype}
+        if status != 500:
+            meta["provider_code"] = etype
+        if status >= 429:
+            meta["previous_errors"] = [
+                {"provider": OFFLINE_PROVIDER, "code": etype, "status": status}
+            ]
+        meta.update(metadata or {})
+        err["metadata"] = meta
+        return {"error": err}
+    body: dict[str, Any] = {"error": {"code": status, "message": msg}}
+    if metadata:
+        body["error"]["metadata"] = dict(metadata)
+    return body
+
+
+def _upstream_status(status: int) -> str:
+    return {
+        400: "INVALID_ARGUMENT",
+        401: "UNAUTHENTICATED",
+        403: "PERMISSION_DENIED",
+        404: "NOT_FOUND",
+        429: "RESOURCE_EXHAUSTED",
+        500: "INTERNAL",
+        503: "UNAVAILABLE",
+    }.get(status, "UNKNOWN")
+
+
+def _int_or_none(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
