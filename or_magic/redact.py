@@ -16,7 +16,9 @@ _KEY_RE = re.compile(r"sk-or-[A-Za-z0-9_-]{6,}")
 _GENERIC_KEY_RE = re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_-]{16,}")
 _BEARER_RE = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{6,}")
 _AUTH_HDR_RE = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+(\s+[^'\"\s,}]+)?")
-_DATA_URL_RE = re.compile(r"data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,[A-Za-z0-9+/=]{16,}")
+_DATA_URL_RE = re.compile(
+    r"data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,[A-Za-z0-9+/=]{16,}"
+)
 _B64_RUN_RE = re.compile(r"[A-Za-z0-9+/]{200,}={0,2}")
 
 _lock = threading.Lock()

@@ -71,7 +71,9 @@ class ToolResult:
 
     # ---- construction helpers -------------------------------------------------------------
     @classmethod
-    def from_error(cls, tool: str, err: ToolError, meta: dict[str, Any] | None = None) -> ToolResult:
+    def from_error(
+        cls, tool: str, err: ToolError, meta: dict[str, Any] | None = None
+    ) -> ToolResult:
         return cls(
             tool=tool,
             text=err.message,
