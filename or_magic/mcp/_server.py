@@ -1,0 +1,361 @@
+"""The MCP server: every tool of the core's registry, through the SDK's low-level ``Server``.
+
+The low-level server gives full control over what goes on the wire (input/output schemas,
+annotations, ``_meta``, ``isError``) with no per-tool code: ``tools/list`` is derived from the
+registry's ``ToolSpec``s and ``tools/call`` goes through ``or_magic.tools.api.call_tool`` (which
+validates, classifies errors, redacts and marks offline results) and ``_adapt.to_call_result``.
+
+Start-up cost matters (an MCP host spawns the server per session): the ``tools/list`` payload is
+cached on disk under the state dir, keyed by the size and mtime of every module of the package and
+by the SDK/pydantic versions, so a warm start does not import the tool families or build schemas
+until the first ``tools/call``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mcp.types as types
+from mcp.server import Server, ServerRequestContext
+
+from or_magic import log
+from or_magic._version import __version__
+
+if TYPE_CHECKING:  # pragma: no cover
+    from or_magic.result import Progress, ToolResult
+    from or_magic.tools.base import ToolSpec
+
+SERVER_NAME = "or-magic"
+SERVER_TITLE = "or_magic: OpenRouter multimodal tools"
+INSTRUCTIONS = (
+    "Tools for the OpenRouter API: chat with any model, analyse images/audio/video, generate "
+    "images/speech/video, search and validate models, rerank documents, check the API key. "
+    "Failures are results with isError and _meta.code (INVALID_INPUT, MODEL_NOT_FOUND, "
+    "UPSTREAM_REFUSED, ...); a result with _meta.code JOB_STILL_RUNNING is a success: resume it "
+    "with the matching status tool. Saved media are returned as file links (_meta.save_path)."
+)
+CACHE_FORMAT = 1
+
+
+@dataclass
+class CallRecord:
+    tool: str
+    started: float
+    request_id: Any = None
+
+
+@dataclass
+class ServerStats:
+    calls: int = 0
+    errors: int = 0
+    cancelled: int = 0
+    inflight: dict[int, CallRecord] = field(default_factory=dict)
+    last_call: float | None = None
+
+
+class OrMagicServer(Server):
+    """The low-level SDK ``Server`` plus our tool catalogue and call bookkeeping."""
+
+    def __init__(self, *, tools: list[dict[str, Any]], structured: set[str]) -> None:
+        super().__init__(
+            SERVER_NAME,
+            version=__version__,
+            title=SERVER_TITLE,
+            instructions=INSTRUCTIONS,
+            on_list_tools=self._on_list_tools,
+            on_call_tool=self._on_call_tool,
+            get_tool_input_schema=self._input_schema_of,
+        )
+        self.tool_dicts = tools
+        self.tool_names = [t["name"] for t in tools]
+        self.structured = structured
+        self.stats = ServerStats()
+        self._tools_result: types.ListToolsResult | None = None
+        self._schemas = {t["name"]: t.get("inputSchema") for t in tools}
+        self._validators: dict[str, Any] = {}
+        self.requests_in_flight = 0
+        self.middleware.append(self._count_requests)
+
+    async def _count_requests(self, ctx: ServerRequestContext, call_next: Any) -> Any:
+        if ctx.request_id is None:  # a notification
+            return await call_next(ctx)
+        self.requests_in_flight += 1
+        try:
+            return await call_next(ctx)
+        finally:
+            self.requests_in_flight -= 1
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait (bounded) until no request is being served: stdin EOF lets answers go out."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        idle_ticks = 0
+        while idle_ticks < 3 and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+            idle_ticks = idle_ticks + 1 if self.requests_in_flight == 0 else 0
+
+    # ---- tools/list ------------------------------------------------------------------------
+    async def _on_list_tools(
+        self, ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        if self._tools_result is None:
+            self._tools_result = types.ListToolsResult(
+                tools=[types.Tool.model_validate(t) for t in self.tool_dicts]
+            )
+        return self._tools_result
+
+    def _input_schema_of(self, name: str) -> dict[str, Any] | None:
+        return self._schemas.get(name)
+
+    # ---- tools/call ------------------------------------------------------------------------
+    async def _on_call_tool(
+        self, ctx: ServerRequestContext, params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        name = params.name
+        args = params.arguments or {}
+        wants_progress = _progress_token(params, ctx) is not None
+        session = ctx.session
+
+        async def on_progress(p: Progress) -> None:
+            await session.report_progress(p.progress, p.total, progress_message(p))
+
+        rec = CallRecord(tool=name, started=time.monotonic(), request_id=ctx.request_id)
+        key = id(rec)
+        self.stats.inflight[key] = rec
+        self.stats.calls += 1
+        self.stats.last_call = time.time()
+        try:
+            result = await self.run_tool(name, args, on_progress if wants_progress else None)
+        except asyncio.CancelledError:
+            self.stats.cancelled += 1
+            log.info(
+                "mcp.call.cancelled",
+                tool=name,
+                elapsed_ms=round((time.monotonic() - rec.started) * 1000, 1),
+            )
+            raise
+        finally:
+            self.stats.inflight.pop(key, None)
+        if result.is_error:
+            self.stats.errors += 1
+        log.info(
+            "mcp.call",
+            tool=name,
+            ok=not result.is_error,
+            code=result.code,
+            latency_ms=round((time.monotonic() - rec.started) * 1000, 1),
+        )
+        return self.adapt(name, result)
+
+    async def run_tool(self, name: str, args: dict[str, Any], on_progress: Any) -> ToolResult:
+        from or_magic.tools.api import call_tool
+
+        return await call_tool(name, args, on_progress=on_progress)
+
+    def adapt(self, name: str, result: ToolResult) -> types.CallToolResult:
+        from or_magic.errors import ErrorCode, ToolError
+        from or_magic.result import ToolResult
+
+        from ._adapt import to_call_result
+
+        structured = name in self.structured
+        settings = _settings()
+        if settings.offline:  # every result says so, even those the core returns early
+            result.meta.setdefault("offline", True)
+        try:
+            if structured and not result.is_error:
+                problem = self._check_output(name, result.data)
+                if problem is not None:
+                    log.error("mcp.output_schema_mismatch", tool=name, problem=problem)
+                    result = ToolResult.from_error(
+                        name,
+                        ToolError(
+                            ErrorCode.INTERNAL,
+                            f"{name} produced a result that does not match its output schema "
+                            f"({problem})",
+                            details={"problem": problem},
+                            suggestions=[
+                                "This is a bug in or_magic; please report it with the arguments"
+                            ],
+                        ),
+                        meta={k: v for k, v in result.meta.items() if k == "offline"},
+                    )
+            return to_call_result(result, structured=structured, settings=settings)
+        except Exception as exc:  # the adapter must never turn a result into a protocol error
+            log.error("mcp.adapt_failed", tool=name, error=type(exc).__name__, message=str(exc))
+            return types.CallToolResult(
+                content=[
+                    types.TextContent(
+                        type="text",
+                        text=f"{name}: the result could not be encoded for MCP "
+                        f"({type(exc).__name__})\n\nError code: INTERNAL",
+                    )
+                ],
+                is_error=True,
+                _meta={"code": "INTERNAL"},
+            )
+
+    def _check_output(self, name: str, data: Any) -> str | None:
+        """Validate ``data`` against the advertised ``outputSchema`` as a client would."""
+        if data is None:
+            return "no structured data"
+        validator = self._validators.get(name)
+        if validator is None:
+            from jsonschema import Draft202012Validator
+
+            schema = next(t.get("outputSchema") for t in self.tool_dicts if t["name"] == name)
+            validator = Draft202012Validator(schema)
+            self._validators[name] = validator
+        from jsonschema.exceptions import best_match
+
+        from ._adapt import jsonable
+
+        err = best_match(validator.iter_errors(jsonable(data)))
+        if err is None:
+            return None
+        where = "/".join(str(p) for p in err.absolute_path) or "(root)"
+        return f"{where}: {err.message}"[:300]
+
+
+def _progress_token(params: types.CallToolRequestParams, ctx: ServerRequestContext) -> Any:
+    for meta in (getattr(params, "meta", None), getattr(ctx, "meta", None)):
+        if isinstance(meta, dict):
+            token = meta.get("progress_token", meta.get("progressToken"))
+            if token is not None:
+                return token
+        elif meta is not None:
+            token = getattr(meta, "progress_token", None)
+            if token is not None:
+                return token
+    return None
+
+
+def progress_message(p: Progress) -> str | None:
+    """A human line: the tool's message, its status, and the elapsed time."""
+    parts: list[str] = []
+    msg = (p.message or "").strip()
+    if msg:
+        parts.append(msg)
+    if p.status and p.status not in msg:
+        parts.append(f"status: {p.status}")
+    if p.elapsed_s and p.elapsed_s >= 1:
+        parts.append(f"{p.elapsed_s:.0f} s elapsed")
+    return " — ".join(parts) or None
+
+
+def _settings():
+    from or_magic.config import Settings, get_settings
+
+    try:
+        return get_settings()
+    except Exception:
+        return Settings()
+
+
+# ---- the catalogue -------------------------------------------------------------------------------
+
+
+def tool_dict(spec: ToolSpec) -> dict[str, Any]:
+    """One tool as it goes on the wire (camelCase keys)."""
+    from ._schema import annotations, input_schema, output_schema
+
+    tool = types.Tool(
+        name=spec.name,
+        title=spec.title,
+        description=spec.description,
+        input_schema=input_schema(spec),
+        output_schema=output_schema(spec),
+        annotations=types.ToolAnnotations(**annotations(spec)),
+    )
+    return tool.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+def build_catalog(specs: list[ToolSpec] | None = None) -> list[dict[str, Any]]:
+    if specs is None:
+        from or_magic.tools.registry import all_tools
+
+        specs = list(all_tools().values())
+    return [tool_dict(s) for s in specs]
+
+
+def _package_fingerprint() -> str:
+    """Size + mtime of every module of the package, and the versions that shape the schemas."""
+    import hashlib
+
+    import mcp
+    import pydantic
+
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    h.update(
+        f"{CACHE_FORMAT}|{__version__}|{pydantic.VERSION}|{getattr(mcp, '__version__', '')}".encode()
+    )
+    stack = [root]
+    entries: list[str] = []
+    while stack:
+        d = stack.pop()
+        try:
+            with os.scandir(d) as it:
+                for e in it:
+                    if e.is_dir(follow_symlinks=False):
+                        if e.name not in ("__pycache__", "assets") and not e.name.startswith("."):
+                            stack.append(Path(e.path))
+                    elif e.name.endswith(".py"):
+                        st = e.stat()
+                        entries.append(f"{e.path}|{st.st_size}|{st.st_mtime_ns}")
+        except OSError:
+            continue
+    for line in sorted(entries):
+        h.update(line.encode())
+    return h.hexdigest()[:32]
+
+
+def cached_catalog(state_root: Path | None) -> list[dict[str, Any]]:
+    """The catalogue from the on-disk cache when it is current, else built (and cached)."""
+    if state_root is None:
+        return build_catalog()
+    path = state_root / "mcp" / "tools.json"
+    try:
+        key = _package_fingerprint()
+    except Exception:
+        return build_catalog()
+    try:
+        cached = json.loads(path.read_text("utf-8"))
+        if cached.get("key") == key and isinstance(cached.get("tools"), list):
+            return cached["tools"]
+    except (OSError, ValueError, AttributeError):
+        pass
+    tools = build_catalog()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".tools.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"key": key, "tools": tools}), "utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.debug("mcp.catalog_cache_unwritable", error=type(exc).__name__)
+    return tools
+
+
+def build_server(*, specs: list[ToolSpec] | None = None, use_cache: bool = False) -> OrMagicServer:
+    """The MCP server for every tool in the registry (or for ``specs``).
+
+    ``use_cache=True`` reads/writes the ``tools/list`` cache under the state dir (what the CLI
+    does); tests and in-kernel servers build the catalogue directly.
+    """
+    from ._logging import quiet_warnings
+
+    quiet_warnings()
+    if specs is not None:
+        tools = build_catalog(specs)
+    elif use_cache:
+        tools = cached_catalog(_settings().state_root)
+    else:
+        tools = build_catalog()
+    structured = {t["name"] for t in tools if t.get("outputSchema") is not None}
+    return OrMagicServer(tools=tools, structured=structured)

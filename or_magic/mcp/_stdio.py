@@ -1,0 +1,136 @@
+"""stdio transport: the SDK's ``stdio_server`` with a stdin reader that never blocks shutdown.
+
+The SDK reads stdin through anyio worker threads that cannot be abandoned, so SIGTERM with an idle
+client attached would wait for the next line forever. Here stdin is read by a *daemon* thread from a
+private duplicate of fd 0 (fd 0 itself then points at the null device, so nothing else can read
+the wire) and lines are handed to the loop; cancelling the server never waits for it. stdout is
+claimed by the SDK as usual (fd 1 points at stderr while serving, so stray prints cannot corrupt
+the protocol).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from or_magic import log
+
+_EOF = object()
+
+
+class _StdinLines:
+    """Async iterator of text lines from a binary fd, fed by a daemon thread."""
+
+    def __init__(self, fd: int, on_eof: Callable[[], Awaitable[None]] | None = None) -> None:
+        self._fd = fd
+        self._on_eof = on_eof
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._thread = threading.Thread(target=self._pump, name="or_magic-mcp-stdin", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: Any) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+        except RuntimeError:  # loop closed: the server is gone
+            pass
+
+    def _pump(self) -> None:
+        try:
+            with os.fdopen(self._fd, "rb", closefd=True) as f:
+                for raw in f:
+                    self._put(raw.decode("utf-8", errors="replace"))
+        except (OSError, ValueError):
+            pass
+        self._put(_EOF)
+
+    def __aiter__(self) -> _StdinLines:
+        return self
+
+    async def __anext__(self) -> str:
+        item = await self._queue.get()
+        if item is _EOF:
+            if self._on_eof is not None:  # let requests already read be answered first
+                on_eof, self._on_eof = self._on_eof, None
+                await on_eof()
+            raise StopAsyncIteration
+        return item
+
+
+@asynccontextmanager
+async def stdio_streams(
+    on_eof: Callable[[], Awaitable[None]] | None = None,
+) -> AsyncIterator[tuple[Any, Any]]:
+    from mcp.server.stdio import stdio_server
+
+    private: int | None = None
+    try:
+        private = os.dup(0)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        try:
+            os.dup2(devnull, 0)
+        finally:
+            os.close(devnull)
+    except OSError:
+        if private is None:
+            raise
+    lines = _StdinLines(private, on_eof)
+    async with stdio_server(stdin=lines) as streams:  # type: ignore[arg-type]
+        yield streams
+
+
+async def serve_stdio(server: Any) -> None:
+    """Serve ``server`` on stdin/stdout until EOF, SIGINT or SIGTERM."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    stopping = False
+
+    def on_signal(signum: int) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        log.info("mcp.stdio.signal", signal=signal.Signals(signum).name)
+        if main is not None:
+            main.cancel()
+
+    installed: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - Windows
+            pass
+    try:
+        async with stdio_streams(getattr(server, "drain", None)) as (read, write):
+            log.info("mcp.stdio.ready", tools=len(server.tool_names))
+            await server.run(read, write, server.create_initialization_options())
+    except asyncio.CancelledError:
+        if not stopping:
+            raise
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        await _close_clients()
+        log.info("mcp.stdio.stopped")
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+
+async def _close_clients() -> None:
+    if "or_magic.client.http" not in sys.modules:
+        return
+    try:
+        from or_magic.client.http import close_clients
+
+        await asyncio.wait_for(close_clients(), timeout=2)
+    except BaseException:  # shutting down: never let cleanup decide the exit status
+        pass
