@@ -103,3 +103,24 @@ def test_bytearray_is_frozen_and_repr_hides_data() -> None:
     assert "secret" not in repr(b)
     assert b.kind == "x"
     assert len(b) == 12
+
+
+def test_missing_file_is_invalid_input(tmp_path: Path) -> None:
+    for make in (
+        lambda: Blob("x/y", path=tmp_path / "nope"),
+        lambda: Blob.from_path(tmp_path / "nope"),
+    ):
+        with pytest.raises(ToolError) as ei:
+            make()
+        assert ei.value.code.value == "INVALID_INPUT"
+        assert str(tmp_path) not in ei.value.message  # only the file name
+
+
+def test_from_bytes_and_from_path_sniff(tmp_path: Path) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(40)
+    assert Blob.from_bytes(png).mime == "image/png"
+    assert Blob.from_bytes(b"???").mime == "application/octet-stream"
+    p = tmp_path / "x.bin"
+    p.write_bytes(png)
+    b = Blob.from_path(p)
+    assert (b.mime, b.name, b.size, b.in_memory) == ("image/png", "x.bin", len(png), False)

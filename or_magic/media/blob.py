@@ -31,6 +31,13 @@ def _unlink_quietly(path: str) -> None:
         pass
 
 
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        raise ToolError(ErrorCode.INVALID_INPUT, f"file not found: {path.name}") from None
+
+
 def base64_len(n: int) -> int:
     """Exact length of the padded base64 encoding of ``n`` bytes."""
     return 4 * ((n + 2) // 3)
@@ -62,7 +69,7 @@ class Blob:
         self.data = data
         self.path = Path(path) if path is not None else None
         if size is None:
-            size = len(data) if data is not None else self.path.stat().st_size  # type: ignore[union-attr]
+            size = len(data) if data is not None else _file_size(self.path)  # type: ignore[arg-type]
         self.size = size
         self.name = name
         self.cleanup = bool(cleanup and self.path is not None)
@@ -77,7 +84,7 @@ class Blob:
         if mime is None:
             from .sniff import sniff
 
-            s = sniff(bytes(data[:4096]))
+            s = sniff(bytes(data[:8192]))
             mime = s.mime if s else "application/octet-stream"
         return cls(mime, data=data, name=name)
 
@@ -94,8 +101,9 @@ class Blob:
         if mime is None:
             from .sniff import sniff
 
+            _file_size(p)  # INVALID_INPUT when missing
             with open(p, "rb") as f:
-                s = sniff(f.read(4096))
+                s = sniff(f.read(8192))
             mime = s.mime if s else "application/octet-stream"
         return cls(mime, path=p, name=name if name is not None else p.name, cleanup=cleanup)
 
