@@ -169,6 +169,20 @@ def validate(body: dict[str, Any], model_id: str, model: dict[str, Any]) -> None
     for i, msg in enumerate(messages):
         if not isinstance(msg, dict) or not isinstance(msg.get("role"), str):
             raise bad_request(f"messages[{i}].role: Required")
+    for name, lo, hi in (("temperature", 0, 2), ("top_p", 0, 1)):
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise bad_request(f"{name}: Expected number, received {type(value).__name__}")
+        if not lo <= value <= hi:
+            raise bad_request(f"{name}: Number must be between {lo} and {hi}")
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = body.get(name)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            raise bad_request(f"{name}: Expected a positive integer")
     modalities = body.get("modalities")
     if modalities is None:
         return

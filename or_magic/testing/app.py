@@ -36,6 +36,7 @@ from .catalog import (
     split_variant,
 )
 from .faults import (
+    ERROR_TYPES,
     OFFLINE_PROVIDER,
     USER_ID,
     Fault,
@@ -688,9 +689,7 @@ class DoubleApp:
                     "code": status,
                     "message": fault.message or "Provider returned error",
                     "metadata": {
-                        "error_type": "provider_unavailable"
-                        if status >= 500
-                        else "invalid_request",
+                        "error_type": ERROR_TYPES.get(status, "provider_unavailable"),
                         "provider_code": "upstream_error",
                         "provider_name": OFFLINE_PROVIDER,
                     },

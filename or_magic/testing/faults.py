@@ -82,7 +82,8 @@ class Fault:
     """One injected misbehaviour, matched by method + path suffix (+ optional model).
 
     Consumed ``times`` times (``None`` = until ``reset()``). Kinds combine: e.g. ``status=429,
-    retry_after="2", delay_s=0.5``. A fault with ``model`` only hits requests for that model; on
+    retry_after="2", delay_s=0.5``. With ``midstream_error`` (or ``error_in_200``) ``status`` is the
+    code inside the error object; the HTTP status stays 200. A fault with ``model`` only hits requests for that model; on
     chat completions an error for one model makes the double fall back along ``models``.
     """
 
@@ -128,13 +129,8 @@ class Fault:
     @property
     def is_failure(self) -> bool:
         """True when the request must not succeed normally (used for ``models`` fallback)."""
-        return bool(
-            (self.status is not None and self.status >= 400)
-            or self.drop
-            or self.html
-            or self.malformed
-            or self.error_in_200
-        )
+        http_error = self.status is not None and self.status >= 400 and not self.midstream_error
+        return bool(http_error or self.drop or self.html or self.malformed or self.error_in_200)
 
     @property
     def preempts(self) -> bool:

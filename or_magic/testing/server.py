@@ -68,7 +68,9 @@ class OpenRouterDouble:
                 return self
             import uvicorn
 
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when
+            # the proto says TCP; without it every response body waits ~40 ms (Nagle).
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self._host, self._port))
             sock.listen(128)
