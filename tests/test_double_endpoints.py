@@ -975,3 +975,28 @@ def test_big_video_is_streamed_in_chunks() -> None:
 def test_video_content_size_floor() -> None:
     with pytest.raises(ValueError):
         OpenRouterDouble(video_content_bytes=100)
+
+
+def test_online_search_annotations_and_fallback_attempts(
+    client: httpx.Client, double: OpenRouterDouble
+) -> None:
+    msg = client.post("/chat/completions", json=chat_body(model="openai/gpt-4o:online")).json()
+    ann = msg["choices"][0]["message"]["annotations"][0]
+    assert ann["type"] == "url_citation" and ann["url_citation"]["url"].startswith("https://")
+    plugin = chat_body(plugins=[{"id": "web", "max_results": 3}])
+    assert client.post("/chat/completions", json=plugin).json()["choices"][0]["message"][
+        "annotations"
+    ]
+    _, raw = stream_chat(client, plugin)
+    events, _ = sse_events(raw)
+    assert any("annotations" in e["choices"][0]["delta"] for e in events[:-1] if e["choices"])
+    plain = client.post("/chat/completions", json=chat_body()).json()["choices"][0]["message"]
+    assert "annotations" not in plain
+    # the generation record lists the failed fallback attempt
+    double.inject(Fault(model="openai/gpt-4o", status=503))
+    r = client.post("/chat/completions", json=chat_body(models=["openai/gpt-4o-mini"]))
+    assert r.json()["model"] == "openai/gpt-4o-mini"
+    gen = client.get("/generation", params={"id": r.json()["id"]}).json()["data"]
+    assert gen["provider_responses"] == [
+        {"provider": "or_magic-offline", "model": "openai/gpt-4o", "status": 503}
+    ]

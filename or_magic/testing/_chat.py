@@ -52,6 +52,7 @@ class Completion:
     native_finish_reason: str = "stop"
     error: dict[str, Any] | None = None
     usage: dict[str, Any] = field(default_factory=dict)
+    annotations: list[dict[str, Any]] = field(default_factory=list)
 
 
 # ---- request reading --------------------------------------------------------------------------
@@ -239,6 +240,7 @@ def build(
     scenario: str | None,
     gen_id: str,
     created: int,
+    online: bool = False,
 ) -> Completion:
     messages = body.get("messages")
     if not isinstance(messages, list):
@@ -382,6 +384,21 @@ def build(
             "metadata": {"error_type": "provider_unavailable", "provider_code": "upstream_error"},
         }
 
+    if online and c.content:
+        q = "+".join(re.findall(r"\w+", user_text)[:6]) or "offline"
+        c.annotations = [
+            {
+                "type": "url_citation",
+                "url_citation": {
+                    "url": f"https://example.com/offline-search?q={q}",
+                    "title": "Offline search result (or_magic double)",
+                    "content": "The offline double does not search the web; this citation is a stand-in.",
+                    "start_index": 0,
+                    "end_index": len(c.content),
+                },
+            }
+        ]
+
     # usage
     p_tokens = prompt_tokens(messages, media)
     text_tokens = _words(c.content) + _words(c.refusal) + _words(c.transcript)
@@ -450,6 +467,8 @@ def _message(c: Completion) -> dict[str, Any]:
         msg["tool_calls"] = c.tool_calls
     if c.images:
         msg["images"] = [{"type": "image_url", "image_url": {"url": u}} for u in c.images]
+    if c.annotations:
+        msg["annotations"] = c.annotations
     if c.audio is not None:
         msg["audio"] = {
             "id": "audio_" + c.id[-12:],
@@ -605,7 +624,10 @@ def to_events(c: Completion, *, midstream_error: dict[str, Any] | None = None) -
             }
         )
         return events
-    events.append(chunk({"content": ""}, c.finish_reason, c.native_finish_reason))
+    final: dict[str, Any] = {"content": ""}
+    if c.annotations:
+        final["annotations"] = c.annotations
+    events.append(chunk(final, c.finish_reason, c.native_finish_reason))
     events.append({**base, "choices": [], "usage": c.usage})
     events.append("[DONE]")
     return events

@@ -622,11 +622,11 @@ class DoubleApp:
                 resp.fault = fault
                 return resp
             use = fault or entry_fault
-            resp = self._chat_answer(req, body, served, model, use)
+            resp = self._chat_answer(
+                req, body, served, model, use, failures, _is_online(cand, body)
+            )
             if fault is not None:
                 resp.fault = fault
-            if failures:
-                resp.headers["X-OpenRouter-Fallbacks"] = str(len(failures))
             return resp
         raise AssertionError("unreachable")
 
@@ -637,6 +637,8 @@ class DoubleApp:
         served: str,
         model: dict[str, Any],
         fault: Fault | None,
+        attempts: list[dict[str, Any]],
+        online: bool,
     ) -> Resp:
         if (
             body.get("modalities") is None
@@ -654,6 +656,7 @@ class DoubleApp:
             scenario=fault.scenario if fault else None,
             gen_id=gen_id,
             created=created,
+            online=online,
         )
         stream = body.get("stream") is True
         self.record_generation(
@@ -680,6 +683,7 @@ class DoubleApp:
             finish_reason=completion.finish_reason,
             native_finish_reason=completion.native_finish_reason,
             streamed=stream,
+            provider_responses=attempts,
         )
         if stream:
             mid = None
@@ -1289,6 +1293,17 @@ class DoubleApp:
 
 
 # ---- helpers ------------------------------------------------------------------------------------
+
+
+def _is_online(model_id: str, body: dict[str, Any]) -> bool:
+    """Web search requested: ``:online``, the ``web`` plugin or the ``openrouter:web_search`` tool."""
+    if model_id.endswith(":online"):
+        return True
+    plugins = body.get("plugins") if isinstance(body.get("plugins"), list) else []
+    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+    return any(
+        isinstance(p, dict) and p.get("id") == "web" and p.get("enabled", True) for p in plugins
+    ) or any(isinstance(t, dict) and t.get("type") == "openrouter:web_search" for t in tools)
 
 
 def _invalid_model_body(model_id: str) -> dict[str, Any]:

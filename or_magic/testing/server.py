@@ -197,12 +197,13 @@ class OpenRouterDouble:
         with self.app.lock:
             self.app.key_overrides.setdefault(key, {}).update(fields)
 
-    def script_video(
-        self, statuses: list[str], error: str | None = "Content policy violation"
-    ) -> None:
+    def script_video(self, statuses: list[str], error: str | None = None) -> None:
         """The next submitted video job walks through ``statuses`` (one per poll) instead.
 
-        ``error`` is reported when the job ends ``failed`` (and ``cancelled``/``expired``).
+        Unknown statuses are served as given (clients must treat them as non-terminal).
+        ``error`` is the job's error string when it ends ``failed`` (default "Video generation
+        failed"), and is also shown on ``cancelled``/``expired`` when given. Scripts queue up:
+        each submitted job takes the oldest one.
         """
         if not statuses:
             raise ValueError("statuses must not be empty")
