@@ -35,3 +35,30 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+REVOCABLE_KEY = "sk-or-v1-" + "feedfacecafebeef" * 4
+
+
+@pytest.fixture(scope="session")
+def _double_server():
+    from or_magic.testing import OpenRouterDouble
+
+    d = OpenRouterDouble(valid_keys={TEST_KEY, REVOCABLE_KEY})
+    d.start()
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def double(_double_server, monkeypatch: pytest.MonkeyPatch):
+    """The OpenRouter double over a real loopback socket, with the client pointed at it."""
+    from or_magic.tools import catalog
+
+    _double_server.reset()
+    catalog.reset()
+    monkeypatch.setenv("OPENROUTER_BASE_URL", _double_server.base_url)
+    monkeypatch.setenv("OPENROUTER_API_KEY", TEST_KEY)
+    monkeypatch.setenv("OPENROUTER_RETRY_MAX_DELAY_MS", "200")
+    yield _double_server
+    catalog.reset()

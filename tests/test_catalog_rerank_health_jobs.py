@@ -1,0 +1,266 @@
+"""Catalog tools, rerank, health_check and background chat jobs against the double."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import pytest
+
+from or_magic.config import get_settings
+from or_magic.jobs import JobStore, get_job_store
+from or_magic.testing import Fault
+from or_magic.tools.api import call_tool
+from tests.conftest import REVOCABLE_KEY
+
+pytestmark = pytest.mark.anyio
+
+
+def models_requests(double):
+    return [r for r in double.requests if r.path.endswith("/models")]
+
+
+# ---- catalog -------------------------------------------------------------------------------------
+
+
+async def test_search_includes_generators_despite_the_default_filter_quirk(double):
+    r = await call_tool("search_models", {"output_modalities": ["image"], "limit": 50})
+    assert r.ok, r.text
+    ids = {m["id"] for m in r.data["results"]}
+    assert "google/gemini-2.5-flash-image" in ids
+    assert "black-forest-labs/flux.2-pro" in ids  # image-only: hidden by the API's default filter
+    (req,) = models_requests(double)
+    assert req.query.get("output_modalities") == "all"
+    video = await call_tool("search_models", {"capabilities": {"video_output": True}})
+    assert "google/veo-3.1" in {m["id"] for m in video.data["results"]}
+
+
+async def test_search_filters_and_stable_pagination(double):
+    vision = await call_tool("search_models", {"capabilities": {"vision": True}, "limit": 50})
+    assert vision.ok and vision.data["total"] > 0
+    for m in vision.data["results"]:
+        assert "image" in m["architecture"]["input_modalities"]
+    free = await call_tool("search_models", {"free_only": True, "limit": 50})
+    assert free.data["results"] and all(
+        m["id"].endswith(":free") or m["pricing"]["prompt"] == "0" for m in free.data["results"]
+    )
+    by_author = await call_tool("search_models", {"provider": "openai/", "limit": 50})
+    assert all(m["id"].startswith("openai/") for m in by_author.data["results"])
+
+    everything = await call_tool("search_models", {"limit": 50})
+    total = everything.data["total"]
+    seen: list[str] = []
+    offset = 0
+    while True:
+        page = await call_tool("search_models", {"limit": 7, "offset": offset})
+        assert page.data["total"] == total
+        seen += [m["id"] for m in page.data["results"]]
+        if not page.data["has_more"]:
+            assert page.data["next_offset"] is None
+            break
+        assert page.data["next_offset"] == offset + 7
+        offset = page.data["next_offset"]
+    assert seen == sorted(seen, key=str.lower) and len(seen) == len(set(seen)) == total
+    past = await call_tool("search_models", {"offset": total + 10})
+    assert past.ok and past.data["results"] == [] and past.data["has_more"] is False
+    assert len(models_requests(double)) == 1  # one fetch served all of that
+
+
+@pytest.mark.parametrize("args", [{"limit": 0}, {"limit": 51}, {"offset": -1}, {"limit": "ten"}])
+async def test_search_bad_paging_is_invalid_input(double, args):
+    r = await call_tool("search_models", args)
+    assert r.is_error and r.code == "INVALID_INPUT"
+    assert double.requests == []
+
+
+async def test_concurrent_cold_callers_cause_one_fetch(double):
+    double.inject(Fault(path="/models", delay_s=0.3, method="GET", body=None, status=None))
+    rs = await asyncio.gather(*(call_tool("search_models", {"query": "gpt"}) for _ in range(12)))
+    assert all(r.ok for r in rs)
+    assert len(models_requests(double)) == 1
+
+
+async def test_empty_catalog_does_not_cause_a_refetch_storm(double):
+    double.inject(Fault(path="/models", method="GET", status=200, body={"data": []}, times=None))
+    for _ in range(5):
+        r = await call_tool("search_models", {"query": "x"})
+        assert r.ok and r.data["total"] == 0
+    assert len(models_requests(double)) == 1
+
+
+async def test_ttl_expiry_refetches_and_failure_serves_stale(double, monkeypatch):
+    monkeypatch.setenv("OPENROUTER_MODEL_CACHE_TTL_MS", "1")
+    r1 = await call_tool("search_models", {})
+    await asyncio.sleep(0.01)
+    double.inject(Fault(path="/models", method="GET", status=500, times=None))
+    r2 = await call_tool("search_models", {})
+    assert r1.ok and r2.ok
+    assert r2.meta["catalog"]["stale"] is True
+    assert r2.data["total"] == r1.data["total"]
+
+
+async def test_model_info_is_suffix_aware_and_unknown_ids_get_suggestions(double):
+    r = await call_tool("get_model_info", {"model": "OpenAI/GPT-4o:nitro"})
+    assert r.ok, r.text
+    assert r.data["id"] == "openai/gpt-4o"
+    assert r.data["context_length"] and r.data["architecture"]
+    miss = await call_tool("get_model_info", {"model": "openai/gpt-4oo"})
+    assert miss.is_error and miss.code == "MODEL_NOT_FOUND"
+    assert "openai/gpt-4o" in miss.details.get("did_you_mean", [])
+    blank = await call_tool("get_model_info", {"model": "   "})
+    assert blank.code == "INVALID_INPUT"
+
+
+async def test_validate_model_false_is_not_an_error(double):
+    ok = await call_tool("validate_model", {"model": "anthropic/claude-sonnet-4.5:floor"})
+    assert ok.ok and ok.data["valid"] is True and ok.data["routing_suffix"] == "floor"
+    bad = await call_tool("validate_model", {"model": "nope/nope"})
+    assert bad.ok and bad.data == {"valid": False, "model": "nope/nope"} | (
+        {"did_you_mean": bad.data["did_you_mean"]} if "did_you_mean" in bad.data else {}
+    )
+
+
+async def test_catalog_fetch_with_a_bad_key_is_invalid_credentials(double, monkeypatch):
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-wrong")
+    r = await call_tool("search_models", {})
+    assert r.is_error and r.code == "INVALID_CREDENTIALS"
+
+
+# ---- rerank ----------------------------------------------------------------------------------------
+
+
+async def test_rerank_orders_and_limits(double):
+    docs = [
+        "Cats sleep most of the day.",
+        "The moon's gravity causes ocean tides.",
+        "Tides rise and fall twice daily.",
+    ]
+    r = await call_tool(
+        "rerank_documents", {"query": "ocean tides moon", "documents": docs, "top_n": 2}
+    )
+    assert r.ok, r.text
+    res = r.data["results"]
+    assert len(res) == 2
+    assert res[0]["score"] >= res[1]["score"]
+    assert 0 not in {x["index"] for x in res}  # the cat document is least relevant
+    assert res[0]["document"] == docs[res[0]["index"]]
+    (req,) = [q for q in double.requests if q.path.endswith("/rerank")]
+    assert req.json["model"] == "cohere/rerank-v3.5" and req.json["top_n"] == 2
+    nodocs = await call_tool(
+        "rerank_documents", {"query": "x", "documents": docs, "return_documents": False}
+    )
+    assert all("document" not in x for x in nodocs.data["results"])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"query": " ", "documents": ["a"]},
+        {"query": "q", "documents": []},
+        {"query": "q", "documents": ["a", ""]},
+        {"query": "q", "documents": ["a"] * 1001},
+        {"query": "q", "documents": ["a"], "top_n": 0},
+    ],
+)
+async def test_rerank_validation_costs_nothing(double, args):
+    r = await call_tool("rerank_documents", args)
+    assert r.is_error and r.code == "INVALID_INPUT"
+    assert double.requests == []
+
+
+# ---- health ----------------------------------------------------------------------------------------
+
+
+async def test_health_checks_the_key_for_real(double):
+    r = await call_tool("health_check", {})
+    assert r.ok and r.data["ok"] is True and r.data["api_key_valid"] is True
+    assert r.data["models_cached"] > 0
+    assert any(q.path.endswith("/key") for q in double.requests)
+    assert r.data["protocol_version"] and r.data["server_version"]
+
+
+async def test_health_never_reports_a_revoked_key_valid_even_with_a_warm_catalog(
+    double, monkeypatch
+):
+    monkeypatch.setenv("OPENROUTER_API_KEY", REVOCABLE_KEY)
+    warm = await call_tool("health_check", {})
+    assert warm.data["api_key_valid"] is True
+    double.revoke(REVOCABLE_KEY)
+    r = await call_tool("health_check", {})
+    assert not r.is_error  # health_check reports, it does not fail
+    assert r.data["api_key_valid"] is False and r.data["ok"] is False
+    assert r.data["error"] and REVOCABLE_KEY not in r.data["error"] and REVOCABLE_KEY not in r.text
+
+
+# ---- background chat jobs ------------------------------------------------------------------------------
+
+
+async def test_background_chat_completes_and_survives_a_restart(double):
+    start = await call_tool(
+        "start_chat_completion", {"prompt": "background hello", "model": "openai/gpt-4o-mini"}
+    )
+    assert start.ok
+    job_id = start.data["job_id"]
+    assert job_id.startswith("chat_")
+    done = await call_tool("get_chat_completion_status", {"job_id": job_id, "wait_s": 10})
+    assert done.ok, done.text
+    assert "background hello" in done.text and done.meta["status"] == "completed"
+    # "restart": a fresh store over the same file sees the finished job
+    fresh = JobStore(get_job_store(get_settings()).path)
+    job = fresh.get(job_id)
+    assert (
+        job is not None and job.status == "completed" and "background hello" in job.result["text"]
+    )
+
+
+async def test_background_chat_failure_reports_the_upstream_code(double):
+    double.inject(Fault(status=402, times=None))
+    start = await call_tool("start_chat_completion", {"prompt": "x", "model": "openai/gpt-4o-mini"})
+    r = await call_tool(
+        "get_chat_completion_status", {"job_id": start.data["job_id"], "wait_s": 10}
+    )
+    assert r.is_error and r.code == "UPSTREAM_REFUSED"
+    assert r.suggestions
+
+
+async def test_job_from_a_dead_process_is_reported_interrupted(double, tmp_path):
+    # A real process creates a running job and exits without finishing it.
+    code = (
+        "from or_magic.jobs import JobStore; from pathlib import Path; import sys;"
+        "JobStore(Path(sys.argv[1])).create(id='chat_dead_001_deadbeef', kind='chat', tool='start_chat_completion',"
+        " backend='x', status='running')"
+    )
+    path = get_job_store(get_settings()).path
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, env={**os.environ})
+    r = await call_tool("get_chat_completion_status", {"job_id": "chat_dead_001_deadbeef"})
+    assert r.is_error and r.code == "JOB_FAILED" and "exited" in r.text
+
+
+@pytest.mark.parametrize("job_id", ["../../etc/passwd", "chat_..", "job_123", "chat_a/b", ""])
+async def test_malformed_job_ids_are_rejected(double, job_id):
+    r = await call_tool("get_chat_completion_status", {"job_id": job_id})
+    assert r.is_error and r.code == "INVALID_INPUT"
+
+
+async def test_unknown_job_id(double):
+    r = await call_tool(
+        "get_chat_completion_status", {"job_id": "chat_20260101000000_001_00000000"}
+    )
+    assert r.is_error and r.code == "INVALID_INPUT" and "No chat job" in r.text
+
+
+def test_concurrent_processes_do_not_corrupt_the_registry(tmp_path):
+    db = tmp_path / "jobs.sqlite3"
+    JobStore(db)
+    code = (
+        "import sys; from pathlib import Path; from or_magic.jobs import JobStore;"
+        "s = JobStore(Path(sys.argv[1])); p = sys.argv[2]\n"
+        "for i in range(60):\n"
+        "    s.create(id=f'{p}_{i}', kind='video', tool='t', backend='b'); s.update(f'{p}_{i}', status='completed', cost=0.5)\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(db), f"p{n}"]) for n in range(4)]
+    assert all(p.wait(timeout=60) == 0 for p in procs)
+    jobs = JobStore(db).list(limit=1000)
+    assert len(jobs) == 240 and all(j.status == "completed" and j.cost == 0.5 for j in jobs)
