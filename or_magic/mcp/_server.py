@@ -119,7 +119,6 @@ class OrMagicServer(Server):
     ) -> types.CallToolResult:
         name = params.name
         args = params.arguments or {}
-        wants_progress = _progress_token(params, ctx) is not None
         session = ctx.session
 
         async def on_progress(p: Progress) -> None:
@@ -131,7 +130,9 @@ class OrMagicServer(Server):
         self.stats.calls += 1
         self.stats.last_call = time.time()
         try:
-            result = await self.run_tool(name, args, on_progress if wants_progress else None)
+            # Always wired: the SDK sends nothing unless the caller asked for progress (on the
+            # 2026-07-28 direct path the token is not visible in ``_meta``).
+            result = await self.run_tool(name, args, on_progress)
         except asyncio.CancelledError:
             self.stats.cancelled += 1
             log.info(
@@ -221,19 +222,6 @@ class OrMagicServer(Server):
             return None
         where = "/".join(str(p) for p in err.absolute_path) or "(root)"
         return f"{where}: {err.message}"[:300]
-
-
-def _progress_token(params: types.CallToolRequestParams, ctx: ServerRequestContext) -> Any:
-    for meta in (getattr(params, "meta", None), getattr(ctx, "meta", None)):
-        if isinstance(meta, dict):
-            token = meta.get("progress_token", meta.get("progressToken"))
-            if token is not None:
-                return token
-        elif meta is not None:
-            token = getattr(meta, "progress_token", None)
-            if token is not None:
-                return token
-    return None
 
 
 def progress_message(p: Progress) -> str | None:
