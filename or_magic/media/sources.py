@@ -79,7 +79,7 @@ def is_object_handle(value: object) -> bool:
     return isinstance(value, str) and bool(_HANDLE_RE.match(value.strip()))
 
 
-def _split_rate_tuple(obj: Any) -> tuple[Any, int | None]:
+def split_rate_tuple(obj: Any) -> tuple[Any, int | None]:
     """``(samples, rate)`` / ``(rate, samples)`` tuples (numpy audio) -> (samples, rate)."""
     if isinstance(obj, tuple) and len(obj) == 2:
         a, b = obj
@@ -106,7 +106,7 @@ def _convert_object(
 ) -> Blob | ObjectRef:
     from .objects import blob_from_object
 
-    inner, rate = _split_rate_tuple(obj)
+    inner, rate = split_rate_tuple(obj)
     if isinstance(inner, tuple):
         raise ToolError(
             ErrorCode.INVALID_INPUT,

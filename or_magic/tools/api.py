@@ -8,6 +8,7 @@ error ``ToolResult`` with a code, and the result is stamped (offline flag, laten
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Coroutine, Mapping
@@ -86,7 +87,9 @@ async def call_tool(
     except ConfigError as exc:
         return ToolResult.from_error(name, exc)
     offline = settings.offline
+    handles: list[str] = []
     try:
+        args = _objects_to_handles(args, handles)
         parsed = _validate(spec, args)
         ctx = ToolContext(
             tool=name,
@@ -115,6 +118,12 @@ async def call_tool(
                 ],
             ),
         )
+    finally:
+        if handles:
+            from ..media.sources import release
+
+            for h in handles:
+                release(h)
     result.tool = name
     result.meta.setdefault("latency_ms", round((time.monotonic() - started) * 1000, 1))
     if offline:
@@ -123,6 +132,52 @@ async def call_tool(
         result.meta.setdefault("server_version", __version__)
     _finish(result)
     return result
+
+
+_JSON_NATIVE = (str, int, float, bool, type(None), dict)
+
+
+def _plain_arg(value: Any, handles: list[str], where: str) -> Any:
+    """A JSON value as is; numpy scalars unwrapped; paths as strings; media objects as handles."""
+    if isinstance(value, _JSON_NATIVE):
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    mod = type(value).__module__ or ""
+    if mod.startswith("numpy") and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        return value.item()  # np.int64(5), np.float32(0.2), np.bool_(True)
+    from ..media.sources import register_object
+
+    try:
+        handle = register_object(value)
+    except ToolError as err:
+        raise err.with_prefix(where) from None
+    handles.append(handle)
+    return handle
+
+
+def _objects_to_handles(args: dict[str, Any], handles: list[str]) -> dict[str, Any]:
+    """Python API convenience: notebook objects (PIL images, numpy arrays, figures, bytes, BytesIO,
+    IPython Image/Audio/Video, ``(samples, rate)`` tuples) given as argument values - top-level or
+    inside a list - become in-process ``object://`` handles the media loader resolves. Handles
+    made here are released when the call ends. MCP clients send JSON only, so never reach this.
+    """
+    out: dict[str, Any] = {}
+    for key, value in args.items():
+        if isinstance(value, list) or (isinstance(value, tuple) and not _is_rate_tuple(value)):
+            out[key] = [_plain_arg(v, handles, f"{key}[{i}]") for i, v in enumerate(value)]
+        else:
+            out[key] = _plain_arg(value, handles, key)
+    return out
+
+
+def _is_rate_tuple(value: tuple[Any, ...]) -> bool:
+    """``(samples, rate)``: numpy audio with its sample rate, one media object (not a list)."""
+    if len(value) != 2:
+        return False
+    from ..media.sources import split_rate_tuple
+
+    return split_rate_tuple(value)[1] is not None
 
 
 def _validate(spec: ToolSpec, args: dict[str, Any]) -> Any:
