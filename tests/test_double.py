@@ -110,9 +110,11 @@ def test_auth_missing_invalid_and_revoked() -> None:
         )
         other = {"Authorization": "Bearer sk-or-v1-other"}
         assert httpx.get(url, headers=other).status_code == 200
-        # public discovery endpoints work without a key
+        # public discovery endpoints work without a key, but a presented key must be valid
         for path in ("/models", "/videos/models", "/images/models", "/model/openai/gpt-4o"):
             assert httpx.get(d.base_url + path).status_code == 200, path
+            assert httpx.get(d.base_url + path, headers=AUTH).status_code == 401, path
+            assert httpx.get(d.base_url + path, headers=other).status_code == 200, path
 
 
 def test_any_key_accepted_when_valid_keys_is_none(client: httpx.Client) -> None:

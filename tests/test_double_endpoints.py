@@ -316,6 +316,19 @@ def test_stream_crlf_and_no_comments() -> None:
     assert events[-1] == "[DONE]" and not comments
 
 
+def test_crlf_and_comments_can_be_flipped_at_runtime(
+    client: httpx.Client, double: OpenRouterDouble
+) -> None:
+    double.crlf, double.keepalive_comments = True, False
+    try:
+        _, raw = stream_chat(client, chat_body())
+    finally:
+        double.crlf, double.keepalive_comments = False, True
+    assert raw.startswith(b"data: ") and b"\r\n\r\n" in raw
+    _, raw = stream_chat(client, chat_body())
+    assert raw.startswith(b": OPENROUTER PROCESSING\n\n") and b"\r\n" not in raw
+
+
 def test_midstream_error(client: httpx.Client, double: OpenRouterDouble) -> None:
     double.inject(Fault(midstream_error=True, status=429, message="Rate limit exceeded"))
     r, raw = stream_chat(client, chat_body())

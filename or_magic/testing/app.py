@@ -323,7 +323,9 @@ class DoubleApp:
             if allowed:
                 return error_resp(405, f"Method {req.method} not allowed"), None
             return error_resp(404, "Not Found"), None
-        if needs_auth and self.config.require_auth:
+        # Discovery endpoints work without a key, but a key that *is* presented must be valid
+        # (clients infer key validity from /models).
+        if self.config.require_auth and (needs_auth or req.key):
             denied = self._check_auth(req.key)
             if denied is not None:
                 return denied, None

@@ -36,11 +36,7 @@ class OpenRouterDouble:
         port: int = 0,
     ) -> None:
         if video_content_bytes is not None:
-            from ._media import asset_bytes
-
-            floor = len(asset_bytes("clip.mp4"))
-            if video_content_bytes != floor and video_content_bytes < floor + 8:
-                raise ValueError(f"video_content_bytes must be {floor} or at least {floor + 8}")
+            _check_video_size(video_content_bytes)
         self.app = DoubleApp(
             DoubleConfig(
                 valid_keys=set(valid_keys) if valid_keys is not None else None,
@@ -161,6 +157,49 @@ class OpenRouterDouble:
     def base_url(self) -> str:
         return self.url + "/api/v1"
 
+    # ---- live settings (read per request, so tests may flip them on a running double) -------
+    @property
+    def crlf(self) -> bool:
+        return self.app.config.crlf
+
+    @crlf.setter
+    def crlf(self, value: bool) -> None:
+        self.app.config.crlf = bool(value)
+
+    @property
+    def keepalive_comments(self) -> bool:
+        return self.app.config.keepalive_comments
+
+    @keepalive_comments.setter
+    def keepalive_comments(self, value: bool) -> None:
+        self.app.config.keepalive_comments = bool(value)
+
+    @property
+    def video_polls_to_complete(self) -> int:
+        return self.app.config.video_polls_to_complete
+
+    @video_polls_to_complete.setter
+    def video_polls_to_complete(self, value: int) -> None:
+        self.app.config.video_polls_to_complete = int(value)
+
+    @property
+    def video_content_bytes(self) -> int | None:
+        return self.app.config.video_content_bytes
+
+    @video_content_bytes.setter
+    def video_content_bytes(self, value: int | None) -> None:
+        if value is not None:
+            _check_video_size(value)
+        self.app.config.video_content_bytes = value
+
+    @property
+    def valid_keys(self) -> set[str] | None:
+        return self.app.config.valid_keys
+
+    @valid_keys.setter
+    def valid_keys(self, value: set[str] | None) -> None:
+        self.app.config.valid_keys = set(value) if value is not None else None
+
     # ---- test controls ----------------------------------------------------------------------
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -218,6 +257,14 @@ class OpenRouterDouble:
     def __repr__(self) -> str:
         where = self.base_url if self._bound_port is not None else "not started"
         return f"OpenRouterDouble({where})"
+
+
+def _check_video_size(n: int) -> None:
+    from ._media import asset_bytes
+
+    floor = len(asset_bytes("clip.mp4"))
+    if n != floor and n < floor + 8:
+        raise ValueError(f"video_content_bytes must be {floor} or at least {floor + 8}")
 
 
 _offline: OpenRouterDouble | None = None
