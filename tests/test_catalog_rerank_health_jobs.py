@@ -264,3 +264,23 @@ def test_concurrent_processes_do_not_corrupt_the_registry(tmp_path):
     assert all(p.wait(timeout=60) == 0 for p in procs)
     jobs = JobStore(db).list(limit=1000)
     assert len(jobs) == 240 and all(j.status == "completed" and j.cost == 0.5 for j in jobs)
+
+
+async def test_health_offline_is_ok_but_claims_no_valid_key(monkeypatch):
+    monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+    r = await call_tool("health_check", {})
+    assert r.ok and r.offline
+    assert r.data["ok"] is True and r.data["api_key_valid"] is False and r.data["offline"] is True
+    assert "offline" in r.text
+
+
+async def test_priced_per_image_models_are_not_free(double):
+    r = await call_tool("search_models", {"free_only": True, "limit": 50})
+    from or_magic.testing.catalog import MODELS
+
+    priced = {
+        m["id"]
+        for m in MODELS
+        if any(str(v) not in ("0", "0.0") for v in (m.get("pricing") or {}).values())
+    }
+    assert not priced & {m["id"] for m in r.data["results"] if not m["id"].endswith(":free")}

@@ -163,12 +163,12 @@ def modalities(model: dict[str, Any]) -> tuple[set[str], set[str]]:
 
 
 def is_free(model: dict[str, Any]) -> bool:
+    """``:free`` variants, or every listed price is zero (per token, per image, per request…)."""
     if model.get("id", "").endswith(":free"):
         return True
     p = model.get("pricing") if isinstance(model.get("pricing"), dict) else {}
-    vals = [p.get(k) for k in ("prompt", "completion", "request", "image")]
     nums = []
-    for v in vals:
+    for v in p.values():
         try:
             nums.append(float(v))
         except (TypeError, ValueError):
