@@ -56,8 +56,8 @@ HANDLE_PREFIX = "object://"
 MAX_OBJECTS = 64
 _HANDLE_RE = re.compile(r"^object://[A-Za-z0-9_-]{16,64}$")
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
-# Largest cap first: when several families are acceptable the fetch uses the most generous one,
-# and the family's own cap is checked once the bytes are sniffed.
+# When several families are acceptable, the fetch / stat check uses the most generous cap, and the
+# family's own cap is checked once the bytes are sniffed.
 _KIND_ORDER: tuple[Kind, ...] = ("video", "audio", "image")
 
 
@@ -218,6 +218,11 @@ def _kinds(kind: KindArg) -> tuple[Kind, ...]:
     return tuple(k for k in _KIND_ORDER if k in ks)
 
 
+def _biggest(kinds: tuple[Kind, ...], settings: Settings) -> Kind:
+    """The family with the most generous download cap (used until the bytes are sniffed)."""
+    return max(kinds, key=lambda k: _cap(settings, k, "download"))
+
+
 def _cap(settings: Settings, kind: Kind, what: str) -> int:
     return int(getattr(settings, f"{kind}_max_{what}_bytes"))
 
@@ -336,7 +341,9 @@ async def _from_url(url: str, kinds: tuple[Kind, ...], settings: Settings, to_fi
     from ..safety.fetch import fetch_url
 
     # The most generous family's caps and timeout; the sniffed family's cap is checked after.
-    fetched = await fetch_url(url, kind=kinds[0], settings=settings, to_file=to_file)
+    fetched = await fetch_url(
+        url, kind=_biggest(kinds, settings), settings=settings, to_file=to_file
+    )
     return fetched.blob
 
 
@@ -352,10 +359,16 @@ def _from_path(path: str | os.PathLike[str], kinds: tuple[Kind, ...], settings: 
         raise ToolError(ErrorCode.INVALID_INPUT, "not a regular file")
     size = st.st_size
     # Checked from stat alone: an over-cap file is refused without reading a byte of it.
-    biggest = kinds[0]
+    biggest = _biggest(kinds, settings)
     cap = _cap(settings, biggest, "download")
     if size > cap:
-        raise _too_large(biggest, size, cap, _cap_var(biggest, "download"), real.name)
+        err = _too_large(biggest, size, cap, _cap_var(biggest, "download"), real.name)
+        if len(kinds) > 1:
+            err.message = (
+                f"{real.name} is {size} bytes, over the cap of every accepted kind "
+                f"(largest: {biggest}, {cap} bytes, {_cap_var(biggest, 'download')})"
+            )
+        raise err
     if size == 0:
         raise ToolError(
             ErrorCode.INVALID_INPUT,

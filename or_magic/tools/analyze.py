@@ -598,8 +598,9 @@ async def speech_to_text(args: SpeechToTextInput, ctx: ToolContext) -> ToolResul
         audio_path="data_url" if kind == "data_url" else args.audio_path[:80],
         response_format=args.response_format or "json",
     )
+    # Audio only: MP4/WebM containers are accepted as audio (their soundtrack is transcribed).
     blob = await load_source(
-        args.audio_path, kind=("audio", "video"), settings=s, to_file=True, label="audio_path"
+        args.audio_path, kind="audio", settings=s, to_file=True, label="audio_path"
     )
     try:
         fmt = _stt_format(blob)
