@@ -71,6 +71,13 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"--port must be 0..65535, got {args.port}")
     if not args.http and (args.port is not None or args.allow_remote or args.allowed_host):
         return _fail("--port / --allow-remote / --allowed-host need --http")
+    if args.http:
+        from ._http import RemoteBindRefused, check_bind
+
+        try:
+            check_bind(args.host, args.allow_remote)
+        except RemoteBindRefused as exc:
+            return _fail(str(exc))
     if args.offline:
         os.environ["OPENROUTER_OFFLINE"] = "1"
 
@@ -107,12 +114,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.http:
-            from ._http import DEFAULT_PORT, RemoteBindRefused, check_bind, serve_http
+            from ._http import DEFAULT_PORT, serve_http
 
-            try:
-                check_bind(args.host, args.allow_remote)
-            except RemoteBindRefused as exc:
-                return _fail(str(exc))
             port = DEFAULT_PORT if args.port is None else args.port
             try:
                 asyncio.run(
