@@ -272,22 +272,27 @@ class OpenRouterClient:
                 continue
             if resp.status_code < 400:
                 return resp, content
-            body = _maybe_json(content)
-            if is_retryable_status(resp.status_code) and not last:
-                await self._sleep_before_retry(
-                    attempt,
-                    retry_after_from(dict(resp.headers), body),
-                    f"HTTP {resp.status_code}",
-                    path,
-                )
-                continue
-            raise classify_upstream(
-                resp.status_code,
-                body if body is not None else _text(content),
-                dict(resp.headers),
-                context=context,
+            await self._retry_or_raise(
+                resp, content, attempt=attempt, last=last, path=path, context=context
             )
         raise AssertionError("unreachable")
+
+    async def _retry_or_raise(
+        self,
+        resp: httpx.Response,
+        content: bytes,
+        *,
+        attempt: int,
+        last: bool,
+        path: str,
+        context: str,
+    ) -> None:
+        """An error response: wait and return when it may be retried, else raise it classified."""
+        if is_retryable_status(resp.status_code) and not last:
+            retry_after = retry_after_from(dict(resp.headers), _maybe_json(content))
+            await self._sleep_before_retry(attempt, retry_after, f"HTTP {resp.status_code}", path)
+            return
+        raise _http_error(resp, content, context)
 
     def _decode_json(self, resp: httpx.Response, content: bytes, context: str) -> Any:
         try:
@@ -348,22 +353,11 @@ class OpenRouterClient:
             try:
                 if resp.status_code >= 400:
                     content = await _read_capped(resp, 1 << 20, context)
-                    body = _maybe_json(content)
-                    if is_retryable_status(resp.status_code) and not last:
-                        await resp.aclose()
-                        await self._sleep_before_retry(
-                            attempt,
-                            retry_after_from(dict(resp.headers), body),
-                            f"HTTP {resp.status_code}",
-                            path,
-                        )
-                        continue
-                    raise classify_upstream(
-                        resp.status_code,
-                        body if body is not None else _text(content),
-                        dict(resp.headers),
-                        context=context,
+                    await resp.aclose()
+                    await self._retry_or_raise(
+                        resp, content, attempt=attempt, last=last, path=path, context=context
                     )
+                    continue
                 if on_headers is not None:
                     on_headers(dict(resp.headers))
                 ctype = resp.headers.get("content-type", "").lower()
@@ -425,13 +419,7 @@ class OpenRouterClient:
             ):
                 if resp.status_code >= 400:
                     content = await _read_capped(resp, 1 << 20, context)
-                    body = _maybe_json(content)
-                    raise classify_upstream(
-                        resp.status_code,
-                        body if body is not None else _text(content),
-                        dict(resp.headers),
-                        context=context,
-                    )
+                    raise _http_error(resp, content, context)
                 ctype = resp.headers.get("content-type", "application/octet-stream")
                 if "html" in ctype.lower():
                     raise ToolError(
@@ -473,6 +461,16 @@ class OpenRouterClient:
 
 def _looks_like_success(data: Any) -> bool:
     return isinstance(data, dict) and any(k in data for k in ("choices", "data", "results", "id"))
+
+
+def _http_error(resp: httpx.Response, content: bytes, context: str) -> ToolError:
+    body = _maybe_json(content)
+    return classify_upstream(
+        resp.status_code,
+        body if body is not None else _text(content),
+        dict(resp.headers),
+        context=context,
+    )
 
 
 def _maybe_json(content: bytes) -> Any:
