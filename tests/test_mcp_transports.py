@@ -436,3 +436,91 @@ def test_serve_in_background_without_a_loop_uses_a_thread(double, monkeypatch):
     finally:
         h.stop()
     assert not h.running
+
+
+# ---- a real Jupyter kernel -------------------------------------------------------------------------
+
+
+@pytest.mark.notebook
+def test_in_a_real_kernel_cells_keep_running_while_an_agent_calls_tools(double, tmp_path):
+    """The server is a task on the kernel's loop: served between cells, during awaiting cells and
+    while a cell blocks in ``call_tool_sync``; ``stop()`` ends it and the kernel lives on."""
+    pytest.importorskip("jupyter_client")
+    pytest.importorskip("ipykernel")
+    from jupyter_client.manager import start_new_kernel
+
+    env = server_env(tmp_path, OPENROUTER_BASE_URL=double.base_url, OPENROUTER_API_KEY=TEST_KEY)
+    km, kc = start_new_kernel(kernel_name="python3", env=env, cwd=str(tmp_path))
+    try:
+
+        def run(code: str, timeout: float = 30) -> str:
+            out: list[str] = []
+
+            def hook(msg: dict[str, Any]) -> None:
+                c = msg["content"]
+                if msg["msg_type"] == "stream" and c["name"] == "stdout":
+                    out.append(c["text"])
+                elif msg["msg_type"] in ("execute_result", "display_data"):
+                    out.append(c["data"].get("text/plain", ""))
+                elif msg["msg_type"] == "error":
+                    out.append("ERROR " + c["ename"] + ": " + c["evalue"])
+
+            reply = kc.execute_interactive(code, timeout=timeout, output_hook=hook)
+            text = "".join(out)
+            assert reply["content"]["status"] == "ok", text
+            return text
+
+        out = run(
+            "import asyncio, or_magic.mcp\n"
+            "h = or_magic.mcp.serve_in_background(port=0)\n"
+            "print(h.mode, h.url, h.token, h.task.get_loop() is asyncio.get_running_loop())"
+        )
+        mode, url, token, same_loop = out.split()
+        assert mode == "loop" and same_loop == "True"
+
+        # Kernel idle between cells: an outside agent is served.
+        asyncio.run(_call_over_http(url, token, "legacy"))
+
+        # A cell blocking in call_tool_sync (its upstream takes 1.5 s) while an agent calls in:
+        # the agent is answered before the cell ends, by the same event loop.
+        import threading
+
+        double.inject(Fault(model="openai/gpt-4o", delay_s=1.5))
+        errors: list[BaseException] = []
+        agent_done: list[float] = []
+
+        def agent() -> None:
+            try:
+                time.sleep(0.4)
+                asyncio.run(_call_over_http(url, token, "auto"))
+                agent_done.append(time.time())
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        th = threading.Thread(target=agent)
+        th.start()
+        out = run(
+            "import time, or_magic\n"
+            "r = or_magic.call_tool_sync('chat_completion', prompt='slow one', model='openai/gpt-4o')\n"
+            "print(r.ok, time.time())"
+        )
+        th.join(20)
+        assert not th.is_alive() and not errors, errors
+        ok, cell_end = out.split()
+        assert ok == "True"
+        assert agent_done and agent_done[0] < float(cell_end), "agent waited for the cell"
+
+        out = run(
+            "await h.astop()\n"
+            "print(h.running, or_magic.mcp.current())\n"
+            "h2 = or_magic.mcp.serve_in_background(port=0)\n"
+            "await h2.wait_started()\n"
+            "print(h2.url != h.url or h2.running)\n"
+            "h2.stop(); await asyncio.sleep(0.5); print(h2.running)"
+        )
+        assert out.split() == ["False", "None", "True", "False"]
+        with pytest.raises(httpx.ConnectError):
+            _post_initialize(url, {})
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
