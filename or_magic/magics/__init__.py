@@ -1,1 +1,76 @@
-"""or_magic.magics"""
+"""or_magic.magics: ``%load_ext or_magic`` registers ``%openrouter`` / ``%%openrouter``.
+
+Loading is cheap: only IPython/traitlets (already imported by IPython) and this package's parsing
+code are imported; the tool core, httpx, PIL, ipywidgets and mcp load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["OpenRouterCellError", "OpenRouterMagics", "load_ipython_extension"]
+
+_LAZY = {
+    "OpenRouterMagics": ("or_magic.magics._core", "OpenRouterMagics"),
+    "OpenRouterCellError": ("or_magic.magics._errors", "OpenRouterCellError"),
+    "OpenRouterCancelled": ("or_magic.magics._errors", "OpenRouterCancelled"),
+    "Job": ("or_magic.magics._jobs", "Job"),
+    "interpolate": ("or_magic.magics._interp", "interpolate"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'or_magic.magics' has no attribute {name!r}") from None
+    import importlib
+
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def _registered(ipython: Any) -> Any:
+    from ._core import OpenRouterMagics
+
+    for inst in getattr(ipython, "configurables", []):
+        if isinstance(inst, OpenRouterMagics):
+            return inst
+    return None
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics once per shell (idempotent: a second call is a no-op)."""
+    from ._core import OpenRouterMagics
+
+    current = ipython.magics_manager.registry.get("OpenRouterMagics")
+    if isinstance(current, OpenRouterMagics) and _registered(ipython) is current:
+        return
+    ipython.register_magics(OpenRouterMagics(shell=ipython))
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Remove the magics (``%unload_ext or_magic``); conversations are dropped."""
+    mm = ipython.magics_manager
+    inst = mm.registry.pop("OpenRouterMagics", None)
+    for kind in ("line", "cell"):
+        mm.magics[kind].pop("openrouter", None)
+    if inst is not None:
+        try:
+            ipython.configurables.remove(inst)
+        except ValueError:
+            pass
+        h = getattr(inst, "_mcp_handle", None)
+        if h is not None:
+            try:
+                h.stop()
+            except Exception:
+                pass
+
+
+def get_magics(ipython: Any = None) -> Any:
+    """The registered ``OpenRouterMagics`` instance (for tests and advanced use)."""
+    if ipython is None:
+        from IPython import get_ipython
+
+        ipython = get_ipython()
+    return None if ipython is None else ipython.magics_manager.registry.get("OpenRouterMagics")

@@ -1,0 +1,401 @@
+"""Run one tool over many inputs: ``or_magic.map("analyze_image", paths, question="...")``.
+
+- Bounded concurrency (``concurrency=8``), a progress bar (widgets in Jupyter, a text line
+  elsewhere), per-item errors collected instead of aborting the batch, and a cost total.
+- Rate limits: an item refused with ``retry_after_seconds`` (``UPSTREAM_REFUSED``/``UPSTREAM_HTTP``
+  429) pauses *every* worker until that moment, then the item is retried (``retries`` times).
+- Works from scripts and inside a running kernel (``run_sync``: nested on the kernel loop).
+
+Each item is either a dict of arguments (merged over ``common_args``) or a single value for the
+tool's main input (``image_path`` for ``analyze_image``, ``prompt`` for ``chat_completion``, ...).
+Notebook objects (PIL images, arrays, figures, bytes) become data URLs for the analysis tools.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .result import ToolResult
+
+MAIN_ARG = {
+    "chat_completion": "prompt",
+    "start_chat_completion": "prompt",
+    "analyze_image": "image_path",
+    "analyze_audio": "audio_path",
+    "analyze_video": "video_path",
+    "speech_to_text": "audio_path",
+    "generate_image": "prompt",
+    "generate_image_dedicated": "prompt",
+    "generate_audio": "prompt",
+    "text_to_speech": "input",
+    "generate_video": "prompt",
+    "generate_video_from_image": "image",
+    "get_video_status": "video_id",
+    "get_model_info": "model",
+    "validate_model": "model",
+    "search_models": "query",
+    "get_chat_completion_status": "job_id",
+}
+_MEDIA_ARGS = {"image_path", "audio_path", "video_path", "image"}
+_RATE_CODES = {"UPSTREAM_REFUSED", "UPSTREAM_HTTP", "UPSTREAM_TIMEOUT"}
+
+
+@dataclass
+class BatchItem:
+    index: int
+    input: Any
+    result: ToolResult
+    attempts: int = 1
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.result.ok
+
+
+@dataclass
+class BatchResult:
+    """Results in input order; ``.ok`` / ``.failed`` split them; ``.total_cost`` adds up."""
+
+    tool: str
+    items: list[BatchItem] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    fmt: str = "markdown"
+
+    # -- sequence of ToolResults
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[ToolResult]:
+        return (i.result for i in self.items)
+
+    def __getitem__(self, i: int) -> ToolResult:
+        return self.items[i].result
+
+    @property
+    def results(self) -> list[ToolResult]:
+        return [i.result for i in self.items]
+
+    @property
+    def ok(self) -> list[ToolResult]:
+        return [i.result for i in self.items if i.ok]
+
+    @property
+    def failed(self) -> list[BatchItem]:
+        return [i for i in self.items if not i.ok]
+
+    @property
+    def all_ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def texts(self) -> list[str | None]:
+        """Answer text per input (None where the item failed)."""
+        return [i.result.text if i.ok else None for i in self.items]
+
+    @property
+    def total_cost(self) -> float:
+        return float(sum(i.result.cost or 0.0 for i in self.items))
+
+    @property
+    def total_tokens(self) -> int:
+        n = 0
+        for i in self.items:
+            u = i.result.usage or {}
+            t = u.get("total_tokens")
+            if isinstance(t, int):
+                n += t
+        return n
+
+    @property
+    def offline(self) -> bool:
+        return any(i.result.offline for i in self.items)
+
+    def raise_for_errors(self) -> BatchResult:
+        """Raise the first item's error (``ToolError``) if any item failed."""
+        for item in self.items:
+            if not item.ok:
+                item.result.raise_for_error()
+        return self
+
+    def to_records(self) -> list[dict[str, Any]]:
+        rows = []
+        for i in self.items:
+            r = i.result
+            rows.append(
+                {
+                    "index": i.index,
+                    "input": _short(i.input),
+                    "ok": r.ok,
+                    "code": r.code,
+                    "text": r.text,
+                    "model": r.meta.get("model"),
+                    "cost_usd": r.cost,
+                    "total_tokens": (r.usage or {}).get("total_tokens"),
+                    "latency_ms": r.meta.get("latency_ms"),
+                    "attempts": i.attempts,
+                    "paths": [m.path for m in r.media if m.path],
+                }
+            )
+        return rows
+
+    def to_pandas(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame.from_records(self.to_records())
+
+    # -- display
+    def summary(self) -> str:
+        from .display import format_cost
+
+        cost = format_cost(self.total_cost) or "$0"
+        off = " · OFFLINE" if self.offline else ""
+        return (
+            f"{self.tool}: {len(self.ok)}/{len(self)} ok, {len(self.failed)} failed · "
+            f"{self.total_tokens:,} tokens · {cost} · {self.elapsed_s:.1f} s{off}"
+        )
+
+    def bundle(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        import html
+
+        rows = ["| # | input | result |", "|---|---|---|"]
+        for i in self.items:
+            r = i.result
+            if r.ok:
+                body = r.text.strip().replace("\n", " ")
+                if len(body) > 200:
+                    body = body[:197] + "…"
+                if r.media:
+                    body += " " + " ".join(
+                        f"[{m.kind}]({m.path})" if m.path else f"[{m.kind}]" for m in r.media
+                    )
+            else:
+                body = f"**`{r.code}`** {r.text[:150]}"
+            cell = html.escape(body, quote=False).replace("|", "\\|")
+            inp = html.escape(_short(i.input), quote=False).replace("|", "\\|")
+            rows.append(f"| {i.index} | {inp} | {cell} |")
+        badge = " **`offline`**" if self.offline else ""
+        md = "\n".join(rows) + f"\n\n<sub>{html.escape(self.summary())}</sub>{badge}"
+        plain = "\n".join(
+            f"[{i.index}] {'ok' if i.ok else i.result.code}: {i.result.text[:100]}"
+            for i in self.items
+        )
+        return (
+            {"text/markdown": md, "text/plain": plain + "\n" + self.summary()},
+            {"or_magic": {"tool": self.tool, "part": "batch"}},
+        )
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        return self.bundle()
+
+    def __repr__(self) -> str:
+        return f"BatchResult({self.summary()})"
+
+
+def _short(v: Any, n: int = 60) -> str:
+    if isinstance(v, Mapping):
+        s = ", ".join(f"{k}={_short(x, 20)}" for k, x in v.items())
+    elif isinstance(v, str):
+        s = v if not v.startswith("data:") else v.split(",", 1)[0] + ",…"
+    else:
+        s = type(v).__name__
+    s = s.replace("\n", " ")
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def build_args(tool: str, item: Any, common: Mapping[str, Any]) -> dict[str, Any]:
+    """Arguments for one item: a dict is merged over ``common``; a value fills the main input."""
+    if isinstance(item, Mapping):
+        return {**common, **item}
+    key = MAIN_ARG.get(tool)
+    if key is None:
+        raise TypeError(f"{tool} needs dict items (its main argument is not known)")
+    value = item
+    if key in _MEDIA_ARGS and not isinstance(item, str):
+        from .magics._sources import to_source
+
+        kind = {"audio_path": "audio", "video_path": "video"}.get(key, "image")
+        value = to_source("item", {"item": item}, default_kind=kind).value
+    return {**common, key: value}
+
+
+class _Progress:
+    def __init__(self, tool: str, total: int, enabled: bool) -> None:
+        self.total = total
+        self.done = 0
+        self.failed = 0
+        self.cost = 0.0
+        self.panel: Any = None
+        if not enabled or total == 0:
+            return
+        try:
+            from IPython import get_ipython
+
+            from .magics._live import Panel, shell_kind, widgets_available
+
+            ip = get_ipython()
+            if ip is None:
+                mode = "text"
+            else:
+                kind = shell_kind(ip)
+                mode = (
+                    "widgets"
+                    if kind == "kernel" and widgets_available()
+                    else "text"
+                    if kind == "terminal"
+                    else "handle"
+                )
+            self.panel = Panel(mode=mode, title=f"{tool} ×{total}")
+            self.panel.start()
+        except Exception:  # progress must never break the batch
+            self.panel = None
+
+    def update(self, result: ToolResult, status: str = "running") -> None:
+        self.done += 1
+        if result.is_error:
+            self.failed += 1
+        self.cost += result.cost or 0.0
+        self._push(status)
+
+    def _push(self, status: str) -> None:
+        if self.panel is None:
+            return
+        from .display import format_cost
+
+        fail = f", {self.failed} failed" if self.failed else ""
+
+        class _E:
+            progress = self.done
+            total = self.total
+            message = f"{self.done}/{self.total}{fail} · {format_cost(self.cost) or '$0'}"
+
+        _E.status = status  # type: ignore[attr-defined]
+        try:
+            self.panel.progress(_E)
+        except Exception:
+            pass
+
+    def note(self, status: str) -> None:
+        self._push_status(status)
+
+    def _push_status(self, status: str) -> None:
+        if self.panel is not None:
+            self.panel.status = status
+            try:
+                self.panel.tick()
+            except Exception:
+                pass
+
+    def close(self, summary: str) -> None:
+        if self.panel is not None:
+            try:
+                self.panel.end("done", summary)
+            except Exception:
+                pass
+
+
+async def amap_tool(
+    tool: str,
+    items: Iterable[Any],
+    *,
+    concurrency: int = 8,
+    progress: bool = True,
+    retries: int = 3,
+    max_retry_wait: float = 120.0,
+    **common_args: Any,
+) -> BatchResult:
+    """Async ``map_tool``: await it inside a running loop (e.g. a notebook cell)."""
+    from .tools.api import call_tool
+
+    inputs = list(items)
+    started = time.monotonic()
+    out: list[BatchItem | None] = [None] * len(inputs)
+    sem = asyncio.Semaphore(max(1, int(concurrency)))
+    resume_at = 0.0  # loop time before which nobody starts a call (shared Retry-After)
+    loop = asyncio.get_running_loop()
+    prog = _Progress(tool, len(inputs), progress)
+
+    async def one(i: int, item: Any) -> None:
+        nonlocal resume_at
+        t0 = time.monotonic()
+        try:
+            args = build_args(tool, item, common_args)
+        except Exception as exc:
+            from .errors import ErrorCode, ToolError
+
+            code = exc.code if isinstance(exc, ToolError) else ErrorCode.INVALID_INPUT
+            msg = exc.message if isinstance(exc, ToolError) else f"{type(exc).__name__}: {exc}"
+            res = ToolResult.from_error(tool, ToolError(code, f"item {i}: {msg}"))
+            out[i] = BatchItem(i, item, res, attempts=0)
+            prog.update(res)
+            return
+        attempt = 0
+        async with sem:
+            while True:
+                attempt += 1
+                wait = resume_at - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                res = await call_tool(tool, args)
+                ra = res.retry_after_seconds
+                if (
+                    res.is_error
+                    and res.code in _RATE_CODES
+                    and isinstance(ra, (int, float))
+                    and ra >= 0
+                    and attempt <= retries
+                ):
+                    delay = min(float(ra), max_retry_wait)
+                    resume_at = max(resume_at, loop.time() + delay)
+                    prog.note(f"rate-limited, waiting {delay:.0f}s")
+                    continue
+                break
+        out[i] = BatchItem(i, item, res, attempts=attempt, elapsed_s=time.monotonic() - t0)
+        prog.update(res)
+
+    try:
+        await asyncio.gather(*(one(i, it) for i, it in enumerate(inputs)))
+    except BaseException:
+        prog.close("interrupted")
+        raise
+    batch = BatchResult(
+        tool=tool,
+        items=[x for x in out if x is not None],
+        elapsed_s=time.monotonic() - started,
+    )
+    prog.close(batch.summary())
+    return batch
+
+
+def map_tool(
+    tool: str,
+    items: Iterable[Any],
+    *,
+    concurrency: int = 8,
+    progress: bool = True,
+    retries: int = 3,
+    max_retry_wait: float = 120.0,
+    **common_args: Any,
+) -> BatchResult:
+    """Run ``tool`` once per item (blocking), e.g.
+    ``or_magic.map("analyze_image", paths, question="What is this?", concurrency=8)``.
+
+    Never raises for a failed item: look at ``.failed`` (or call ``.raise_for_errors()``).
+    """
+    from .tools.api import run_sync
+
+    return run_sync(
+        amap_tool(
+            tool,
+            items,
+            concurrency=concurrency,
+            progress=progress,
+            retries=retries,
+            max_retry_wait=max_retry_wait,
+            **common_args,
+        )
+    )

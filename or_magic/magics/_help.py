@@ -1,0 +1,49 @@
+"""The ``%openrouter help`` cheat sheet (also the README's)."""
+
+CHEAT_SHEET = """\
+### `%%openrouter` cheat sheet
+
+**Chat** (the cell is the prompt; streams; remembers the conversation):
+
+```
+%%openrouter [-m MODEL] [-s SYSTEM] [-t TEMP] [--max-tokens N] [--chat NAME | --no-history]
+             [-f markdown|text|json|html|code] [--schema VAR] [--online] [-o VAR] [--background]
+Explain {{df.shape}} rows of this frame. Code with {braces} is sent verbatim.
+```
+
+**Analyze** images, audio, video (paths, URLs, data URLs or notebook variables; several at once):
+
+```
+%%openrouter analyze photo.jpg fig arr clip.mp4 [-m MODEL] [-k image|audio|video] [-o VAR]
+What is in these?
+```
+
+**Generate**:
+
+```
+%%openrouter image [--aspect 16:9] [--size 2K] [--ref SRC ...] [--save PATH] [-o VAR]
+%%openrouter audio [--voice alloy] [--format wav|mp3|flac|opus|pcm16] [--save PATH]
+%%openrouter speech [--voice V] [--format mp3] [--speed 1.2]        (text to speech)
+%%openrouter video [--duration 4] [--resolution 720p] [--aspect 16:9] [--first-frame SRC]
+                   [--save PATH] [--background]
+```
+
+**Batch**: `%%openrouter --each items` (chat; `{{item}}` in the cell) or
+`%%openrouter analyze --each images` — or from Python `or_magic.map("analyze_image", paths, question=...)`.
+
+**Line commands**:
+`%openrouter models [QUERY] [--vision --audio --video --image-out --audio-out --video-out --free]`,
+`info MODEL`, `health`, `usage [reset]`, `jobs`, `wait [ID]`, `cancel [ID]`, `status VIDEO_ID [--save PATH]`,
+`reset [NAME|--all]`, `history [NAME]`, `key [--clear]`, `config`, `mcp start|stop|status [--port N]`, `help`.
+
+**Interpolation**: only `{{name}}`, `{{obj.attr}}`, `{{seq[0]}}`, `{{d['k']}}` (unknown names stay as
+written; `--raw` sends the cell verbatim). Single braces are never touched.
+
+**Results**: `-o VAR` stores a result with `.text .data .value .media .bytes .path .image() .usage
+.cost .model .meta .raw`; `--background -o job` stores a `Job` (`job.wait()`, `await job`, `job.cancel()`).
+
+**Settings**: `%config OpenRouterMagics.default_model = "openai/gpt-4o-mini"` (also `vision_model`,
+`audio_model`, `video_model`, `image_model`, `audio_gen_model`, `tts_model`, `video_gen_model`,
+`output_dir`, `streaming`, `history_length`, `inline_max_bytes`, `default_format`, `widgets`).
+No API key → the offline double answers (results marked **offline**). `%openrouter key` sets one.
+"""
