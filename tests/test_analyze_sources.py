@@ -410,3 +410,16 @@ def test_sync_api_from_a_plain_script(double, media):
     r = call_tool_sync("analyze_image", {"image_path": Path("media/photo.jpg")})
     assert r.ok, r.text
     assert r.meta["inputs"][0]["source"] == "path"
+
+
+async def test_streamed_bodies_are_resent_whole_on_retry(double, media):
+    double.inject(Fault("/chat/completions", status=503, times=1))
+    r = await call_tool("analyze_video", {"video_path": "media/clip.webm"})
+    assert r.ok, r.text
+    assert len(double.requests) == 2
+    sizes = [req.media[0]["size"] for req in double.requests]
+    assert sizes == [(media / "clip.webm").stat().st_size] * 2
+    double.inject(Fault("/audio/transcriptions", status=429, retry_after="0", times=1))
+    r = await call_tool("speech_to_text", {"audio_path": "media/speech.flac"})
+    assert r.ok, r.text
+    assert [q.media[0]["format"] for q in double.requests[2:]] == ["flac", "flac"]

@@ -435,7 +435,6 @@ async def _complete(
     model: str,
     question: str,
     loaded: _Loaded,
-    extra_meta: dict[str, Any] | None = None,
 ) -> ToolResult:
     s = ctx.settings
     body = _chat_body(model, question, loaded.parts, args, s)
@@ -454,8 +453,6 @@ async def _complete(
         meta["refusal"] = True
     meta["content_is_untrusted"] = True
     meta["inputs"] = loaded.inputs
-    if extra_meta:
-        meta.update(extra_meta)
     text = cap_text(text, s, meta)
     return ToolResult(tool=tool, text=text, meta=meta)
 
