@@ -1,0 +1,1024 @@
+"""generate_video, generate_video_from_image and get_video_status over the async ``/videos`` API.
+
+Lifecycle: arguments → ``save_path`` (``UNSAFE_PATH``) → frame/reference images (sandbox, SSRF,
+format) → capabilities from ``GET /videos/models`` (cached) → submit (202) → a job row in the SQLite
+registry → poll every ``poll_interval_ms`` until a terminal status or ``max_wait_ms`` → download with
+the API key, streamed straight to a temp file next to the destination (capped at
+``OPENROUTER_VIDEO_GEN_MAX_BYTES``), renamed into place only when complete.
+
+* Statuses ``pending``, ``in_progress``, ``completed``, ``failed``, ``cancelled`` (also
+  ``canceled``), ``expired``, compared case-insensitively; anything else counts as still running.
+* Past ``max_wait_ms`` the result is a *success* with ``code: JOB_STILL_RUNNING`` and the
+  ``video_id`` to resume with (``get_video_status``), which also works after a restart: the registry
+  remembers the model, prompt, polling URL and requested ``save_path``.
+* Progress goes through ``ctx.progress`` (strictly increasing, total 100 when upstream reports a
+  percentage), with the status and elapsed time.
+* Cancelling the caller stops polling or downloading at once, removes the temp file and leaves the
+  job resumable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import Field, field_validator
+
+from .. import log
+from ..errors import ErrorCode, ToolError
+from ..result import ToolResult
+from .base import Annotations, ToolContext, ToolSpec, describe
+from .common import StrictModel, clean_model, merge_provider
+from .saving import Delivered, StreamTarget, file_item, resolve_save
+
+TERMINAL = ("completed", "failed", "cancelled", "expired")
+MAX_POLL_ERRORS = 5
+MAX_REFERENCES = 50
+VIDEO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
+PROGRESS_EVERY = 8 << 20  # report download progress every 8 MiB
+
+_SAVE_DESC = (
+    "Write the video to this file under OPENROUTER_OUTPUT_DIR (created if missing; traversal, "
+    "absolute paths outside it and symlinks are refused with UNSAFE_PATH before anything is paid "
+    "for). The download streams to a temp file and is renamed into place only when complete; the "
+    "extension is corrected to the detected container. Without save_path the video is inline up to "
+    "OPENROUTER_VIDEO_INLINE_MAX_BYTES (10 MiB), else saved under "
+    "OPENROUTER_OUTPUT_DIR/or_magic-output/ and the path returned."
+)
+
+
+def _nonblank(v: str | None, name: str) -> str | None:
+    if v is not None and not v.strip():
+        raise ValueError(f"{name} must not be blank")
+    return v.strip() if v is not None else None
+
+
+class _VideoOptions(StrictModel):
+    model: str | None = Field(
+        None,
+        description="Video model (default OPENROUTER_DEFAULT_VIDEO_GEN_MODEL, google/veo-3.1); "
+        "see GET /videos/models for what each supports",
+    )
+    resolution: str | None = Field(
+        None, description="e.g. 480p, 720p, 1080p, 1K, 2K, 4K (must be supported by the model)"
+    )
+    aspect_ratio: str | None = Field(None, description="e.g. 16:9, 9:16, 1:1 (model-dependent)")
+    size: str | None = Field(None, description="WIDTHxHEIGHT, e.g. 1280x720 (model-dependent)")
+    duration: int | None = Field(
+        None, ge=1, description="Seconds; must be one of the model's supported durations"
+    )
+    seed: int | None = None
+    generate_audio: bool | None = Field(
+        None, description="Generate an audio track (models that support it)"
+    )
+    provider: dict[str, Any] | None = Field(
+        None,
+        description="Provider routing (order, only, ignore, …) and passthrough options "
+        '({"options": {"<provider-slug>": {…}}}); merged with OPENROUTER_PROVIDER_* defaults',
+    )
+    save_path: str | None = Field(None, description=_SAVE_DESC)
+    max_wait_ms: int | None = Field(
+        None,
+        ge=100,
+        description="How long to wait before returning JOB_STILL_RUNNING (default "
+        "OPENROUTER_VIDEO_MAX_WAIT_MS, 600000)",
+    )
+    poll_interval_ms: int | None = Field(
+        None,
+        ge=50,
+        description="Poll interval (default OPENROUTER_VIDEO_POLL_INTERVAL_MS, 15000)",
+    )
+
+    @field_validator("model", "resolution", "aspect_ratio", "size")
+    @classmethod
+    def _strip(cls, v: str | None) -> str | None:
+        return (v.strip() or None) if v is not None else None
+
+
+class GenerateVideoInput(_VideoOptions):
+    prompt: str = Field(..., description="What should happen in the video")
+    first_frame_image: str | None = Field(
+        None, description="Image the video starts from (path, http(s) URL or data URL)"
+    )
+    last_frame_image: str | None = Field(None, description="Image the video ends on")
+    reference_images: list[str] | None = Field(
+        None,
+        max_length=MAX_REFERENCES,
+        description="Reference images for subjects/style (models that support input_references)",
+    )
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("prompt is required (non-blank)")
+        return v
+
+    @field_validator("first_frame_image", "last_frame_image")
+    @classmethod
+    def _frames(cls, v: str | None, info: Any) -> str | None:
+        return _nonblank(v, info.field_name)
+
+    @field_validator("reference_images")
+    @classmethod
+    def _refs(cls, v: list[str] | None) -> list[str] | None:
+        for i, r in enumerate(v or []):
+            if not r.strip():
+                raise ValueError(f"entry {i} is empty")
+        return v
+
+
+class GenerateVideoFromImageInput(_VideoOptions):
+    image: str = Field(
+        ..., description="The first frame: local path (input sandbox), http(s) URL or data URL"
+    )
+    prompt: str = Field(..., description="What should happen, starting from the image")
+    last_frame_image: str | None = Field(None, description="Optional image to end on")
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("image is required (non-blank)")
+        return v.strip()
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("prompt is required (non-blank)")
+        return v
+
+    @field_validator("last_frame_image")
+    @classmethod
+    def _last(cls, v: str | None) -> str | None:
+        return _nonblank(v, "last_frame_image")
+
+
+class VideoStatusInput(StrictModel):
+    video_id: str | None = Field(
+        None,
+        description="The video_id from generate_video (omit to list recent video jobs, "
+        "including ones from before a restart)",
+    )
+    save_path: str | None = Field(
+        None,
+        description="Where to save the video when it is ready (default: the save_path given "
+        "when the job was started). " + _SAVE_DESC,
+    )
+    wait: bool = Field(
+        False, description="Keep polling until the job finishes or max_wait_ms passes"
+    )
+    max_wait_ms: int | None = Field(None, ge=100, description="With wait: the longest wait")
+    poll_interval_ms: int | None = Field(None, ge=50, description="With wait: the poll interval")
+    limit: int = Field(20, ge=1, le=200, description="How many jobs to list without video_id")
+
+    @field_validator("video_id")
+    @classmethod
+    def _id(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = v.strip()
+        if not VIDEO_ID_RE.match(v) or ".." in v:
+            raise ValueError(
+                "video_id must be the id generate_video returned (letters, digits, . _ : -)"
+            )
+        return v
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+
+def normalise_status(raw: Any) -> str:
+    s = str(raw or "").strip().lower().replace("-", "_").replace(" ", "_")
+    if s == "canceled":
+        return "cancelled"
+    return s or "pending"
+
+
+def _upstream_progress(view: dict[str, Any]) -> float | None:
+    p = view.get("progress")
+    if isinstance(p, bool) or not isinstance(p, (int, float)):
+        return None
+    p = float(p)
+    if p != p or p < 0:  # NaN, negative
+        return None
+    if 0 < p < 1 and isinstance(view.get("progress"), float):
+        p *= 100.0  # a fraction
+    return min(p, 100.0)
+
+
+def _error_text(view: dict[str, Any]) -> str | None:
+    err = view.get("error")
+    if isinstance(err, str) and err.strip():
+        return err.strip()
+    if isinstance(err, dict):
+        msg = err.get("message")
+        if isinstance(msg, str) and msg.strip():
+            return msg.strip()
+    return None
+
+
+def _poll_path(ctx: ToolContext, video_id: str, polling_url: str | None) -> str:
+    if polling_url:
+        full = ctx.client.resolve(polling_url)
+        if ctx.client.same_origin(full):
+            return full
+    return f"/videos/{quote(video_id, safe='')}"
+
+
+def _content_url(ctx: ToolContext, video_id: str, view: dict[str, Any]) -> str:
+    urls = view.get("unsigned_urls")
+    if isinstance(urls, list) and urls and isinstance(urls[0], str):
+        full = ctx.client.resolve(urls[0])
+        if ctx.client.same_origin(full):
+            return full
+    return f"/videos/{quote(video_id, safe='')}/content?index=0"
+
+
+def _transient(err: ToolError) -> bool:
+    if err.code in (ErrorCode.UPSTREAM_HTTP, ErrorCode.UPSTREAM_TIMEOUT):
+        status = (err.details or {}).get("status")
+        return status is None or status == 408 or status >= 500 or status == 429
+    return (
+        err.code == ErrorCode.UPSTREAM_REFUSED and (err.details or {}).get("reason") == "rate_limit"
+    )
+
+
+def _resume_hint(video_id: str) -> str:
+    return f'Resume with get_video_status {{"video_id": "{video_id}"}} (add "wait": true to keep polling)'
+
+
+class _Job:
+    """What one call knows about a video job while following it."""
+
+    def __init__(
+        self, video_id: str, model: str | None, polling_url: str | None, status: str
+    ) -> None:
+        self.id = video_id
+        self.model = model
+        self.polling_url = polling_url
+        self.status = status
+        self.raw_status = status
+        self.progress: float | None = None
+        self.polls = 0
+        self.view: dict[str, Any] = {}
+
+
+def _update_row(ctx: ToolContext, job_id: str, **fields: Any) -> None:
+    try:
+        ctx.jobs.update(job_id, **fields)
+    except sqlite3.Error as exc:  # the registry is a convenience: never fail the video for it
+        log.warn("video.job_row_failed", video_id=job_id, error=type(exc).__name__)
+
+
+def _record_job(
+    ctx: ToolContext,
+    job: _Job,
+    *,
+    tool: str,
+    prompt: str | None,
+    save: Path | None,
+    params: dict[str, Any],
+) -> None:
+    from ..jobs import backend_label
+
+    try:
+        ctx.jobs.create(
+            id=job.id,
+            kind="video",
+            tool=tool,
+            backend=backend_label(ctx.settings),
+            status=job.status,
+            model=job.model,
+            prompt=prompt,
+            save_path=str(save) if save is not None else None,
+            polling_url=job.polling_url,
+            params=params,
+        )
+    except sqlite3.IntegrityError:
+        _update_row(ctx, job.id, status=job.status, polling_url=job.polling_url)
+    except sqlite3.Error as exc:
+        log.warn("video.job_row_failed", video_id=job.id, error=type(exc).__name__)
+
+
+# ---- polling ------------------------------------------------------------------------------------
+
+
+async def _poll_once(ctx: ToolContext, job: _Job) -> dict[str, Any]:
+    resp = await ctx.client.request_json(
+        "GET",
+        _poll_path(ctx, job.id, job.polling_url),
+        context="get_video_status.poll",
+        timeout_s=30.0,
+        retries=0,
+    )
+    if not isinstance(resp.data, dict):
+        raise ToolError(
+            ErrorCode.UPSTREAM_HTTP,
+            "get_video_status.poll: unexpected response shape",
+            details={"reason": "shape"},
+        )
+    return resp.data
+
+
+async def _report(ctx: ToolContext, job: _Job, phase: str | None = None) -> None:
+    status = phase or job.status
+    msg = f"video {job.id} — {status}"
+    if job.progress is not None and phase is None:
+        msg += f" ({job.progress:g}%)"
+    await ctx.progress(
+        progress=job.progress if phase is None else None,
+        total=100.0 if job.progress is not None else None,
+        message=msg,
+        status=status,
+    )
+
+
+async def _poll_loop(
+    ctx: ToolContext, job: _Job, *, deadline: float, interval_s: float, poll_now: bool
+) -> bool:
+    """Poll until a terminal status (True) or the deadline (False)."""
+    errors = 0
+    first = True
+    while True:
+        if not (first and poll_now):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            await asyncio.sleep(min(interval_s, remaining))
+        first = False
+        try:
+            view = await _poll_once(ctx, job)
+        except ToolError as err:
+            status = (err.details or {}).get("status")
+            if status == 404:
+                raise ToolError(
+                    ErrorCode.INVALID_INPUT,
+                    f"Upstream does not know video job {job.id} (HTTP 404)",
+                    details={"video_id": job.id, "status": 404},
+                    suggestions=[
+                        "Check the video_id (get_video_status without video_id lists known jobs)",
+                        "Jobs belong to the API key and backend that started them",
+                    ],
+                ) from None
+            errors += 1
+            if not _transient(err) or errors >= MAX_POLL_ERRORS or time.monotonic() >= deadline:
+                err.details = {**(err.details or {}), "video_id": job.id}
+                err.suggestions = [*err.suggestions, _resume_hint(job.id)]
+                raise
+            log.warn("video.poll_error", video_id=job.id, code=err.code.value, attempt=errors)
+            continue
+        errors = 0
+        job.polls += 1
+        job.view = view
+        job.raw_status = str(view.get("status") or "")
+        job.status = normalise_status(view.get("status"))
+        job.progress = _upstream_progress(view)
+        _update_row(
+            ctx,
+            job.id,
+            status=job.status if job.status != "completed" else "in_progress",
+            upstream_status=job.raw_status or None,
+            progress=job.progress,
+        )
+        await _report(ctx, job)
+        if job.status in TERMINAL:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+
+
+# ---- outcomes -----------------------------------------------------------------------------------
+
+
+def _still_running(ctx: ToolContext, job: _Job, *, tool: str, waited_ms: int) -> ToolResult:
+    polling_url = ctx.client.resolve(job.polling_url or f"/videos/{quote(job.id, safe='')}")
+    meta: dict[str, Any] = {
+        "code": ErrorCode.JOB_STILL_RUNNING.value,
+        "video_id": job.id,
+        "polling_url": polling_url,
+        "last_status": job.status,
+        "polls": job.polls,
+        "elapsed_ms": waited_ms,
+    }
+    if job.progress is not None:
+        meta["progress"] = job.progress
+    if job.model:
+        meta["model"] = job.model
+    if tool == "get_video_status":
+        text = f"Video {job.id} status: {job.status}"
+        if job.progress is not None:
+            text += f" (progress={job.progress:g})"
+        text += f". {_resume_hint(job.id)}."
+    else:
+        text = (
+            f"Video still generating after {waited_ms}ms. Use get_video_status with "
+            f"video_id={job.id} to resume."
+        )
+    return ToolResult(
+        tool=tool,
+        text=text,
+        code=ErrorCode.JOB_STILL_RUNNING.value,
+        data={"video_id": job.id, "status": job.status, "polling_url": polling_url},
+        meta=meta,
+    )
+
+
+def _failed(ctx: ToolContext, job: _Job) -> ToolError:
+    reason = _error_text(job.view)
+    if job.status == "failed":
+        message = reason or "Upstream marked the job failed."
+        suggestions = [
+            "Rephrase the prompt (content policy failures are common)",
+            "Try another model",
+        ]
+    elif job.status == "cancelled":
+        message = f"Video job {job.id} was cancelled upstream" + (f": {reason}" if reason else ".")
+        suggestions = ["Start the generation again"]
+    else:
+        message = f"Video job {job.id} expired before it was downloaded" + (
+            f": {reason}" if reason else "."
+        )
+        suggestions = ["Generate it again; finished videos are kept upstream only for a while"]
+    err = {"code": ErrorCode.JOB_FAILED.value, "message": message, "status": job.status}
+    _update_row(ctx, job.id, status=job.status, error=err)
+    return ToolError(
+        ErrorCode.JOB_FAILED,
+        message,
+        details={"video_id": job.id, "status": job.status, "upstream_error": reason},
+        suggestions=suggestions,
+    )
+
+
+def _check_video(head: bytes, ctype: str) -> tuple[str, str]:
+    """``(mime, ext)`` of the downloaded bytes; ``UNSUPPORTED_FORMAT`` when they are not a video."""
+    from ..media.sniff import describe as describe_bytes
+    from ..media.sniff import sniff, video_ext_for_mime
+
+    s = sniff(head)
+    if s is not None and s.kind == "video":
+        return s.base_mime, s.ext
+    if s is None and ctype.startswith("video/") and not describe_bytes(head).endswith("text"):
+        return ctype, video_ext_for_mime(ctype)
+    what = s.base_mime if s is not None else describe_bytes(head[:512])
+    raise ToolError(
+        ErrorCode.UNSUPPORTED_FORMAT,
+        f"Download: expected a video but got {what} (Content-Type {ctype})",
+        details={"reason": "not_a_video", "content_type": ctype},
+    )
+
+
+async def _download(
+    ctx: ToolContext, job: _Job, *, tool: str, save: Path | None
+) -> tuple[Delivered, str]:
+    s = ctx.settings
+    url = _content_url(ctx, job.id, job.view)
+    target = StreamTarget(tool=tool, kind="video", settings=s, save_path=save, default_ext=".mp4")
+    next_report = PROGRESS_EVERY
+
+    async def write(chunk: bytes) -> None:
+        nonlocal next_report
+        target.write(chunk)
+        if target.size >= next_report:
+            next_report = target.size + PROGRESS_EVERY
+            await _report(ctx, job, phase=f"downloading ({target.size >> 20} MiB)")
+
+    try:
+        _update_row(ctx, job.id, status="downloading")
+        await _report(ctx, job, phase="downloading")
+        try:
+            ctype, _ = await ctx.client.stream_download(
+                url,
+                write,
+                max_bytes=s.video_gen_max_bytes,
+                timeout_s=max(600.0, s.request_timeout_ms / 1000.0),
+                context="Download",
+            )
+        except ToolError as err:
+            if err.code == ErrorCode.RESOURCE_TOO_LARGE:
+                err.suggestions = [
+                    "Raise OPENROUTER_VIDEO_GEN_MAX_BYTES, then resume with get_video_status",
+                    *err.suggestions[1:],
+                ]
+            raise
+        mime, ext = _check_video(target.head(), ctype)
+        delivered = target.finish(mime=mime, ext=ext, noun="Video")
+    except BaseException:
+        target.abort()
+        raise
+    return delivered, ctype
+
+
+async def _follow(
+    ctx: ToolContext,
+    job: _Job,
+    *,
+    tool: str,
+    save: Path | None,
+    max_wait_ms: int,
+    interval_ms: int,
+    poll_now: bool,
+) -> ToolResult:
+    started = time.monotonic()
+    deadline = started + max_wait_ms / 1000.0
+    try:
+        done = await _poll_loop(
+            ctx, job, deadline=deadline, interval_s=interval_ms / 1000.0, poll_now=poll_now
+        )
+        if not done:
+            waited = round((time.monotonic() - started) * 1000)
+            return _still_running(ctx, job, tool=tool, waited_ms=waited)
+        if job.status != "completed":
+            raise _failed(ctx, job)
+        delivered, ctype = await _download(ctx, job, tool=tool, save=save)
+    except asyncio.CancelledError:
+        # The caller stopped (Ctrl-C, MCP cancel, Stop): the job stays resumable upstream.
+        _update_row(ctx, job.id, status="in_progress", upstream_status=job.raw_status or None)
+        log.info("video.cancelled_by_caller", video_id=job.id, last_status=job.status)
+        raise
+    except ToolError as err:
+        if err.code != ErrorCode.JOB_FAILED:
+            _update_row(
+                ctx,
+                job.id,
+                status="in_progress",
+                error={"code": err.code.value, "message": err.message},
+            )
+            err.details = {**(err.details or {}), "video_id": job.id}
+            hint = _resume_hint(job.id)
+            if hint not in err.suggestions:
+                err.suggestions = [*err.suggestions, hint]
+        raise
+    item = delivered.item
+    usage = job.view.get("usage") if isinstance(job.view.get("usage"), dict) else None
+    meta: dict[str, Any] = {
+        "video_id": job.id,
+        "status": "completed",
+        "mime": item.mime,
+        "size_bytes": item.size_bytes,
+        "polls": job.polls,
+        "elapsed_ms": round((time.monotonic() - started) * 1000),
+    }
+    if job.model:
+        meta["model"] = job.model
+    meta.update(delivered.meta)
+    if usage:
+        meta["usage"] = usage
+        if isinstance(usage.get("cost"), (int, float)):
+            meta["cost_usd"] = float(usage["cost"])
+    urls = job.view.get("unsigned_urls")
+    if isinstance(urls, list) and urls:
+        meta["unsigned_urls"] = urls
+    if job.view.get("generation_id"):
+        meta["generation_id"] = job.view["generation_id"]
+    if ctype and ctype != item.mime:
+        meta["content_type"] = ctype
+    _update_row(
+        ctx,
+        job.id,
+        status="completed",
+        upstream_status=job.raw_status or "completed",
+        cost=meta.get("cost_usd"),
+        error=None,
+        result={
+            "path": item.path,
+            "mime": item.mime,
+            "size_bytes": item.size_bytes,
+            "generation_id": meta.get("generation_id"),
+        },
+    )
+    await ctx.media(item)
+    return ToolResult(
+        tool=tool,
+        text=delivered.text,
+        data={"video_id": job.id, "status": "completed", "save_path": item.path},
+        media=[item],
+        meta=meta,
+    )
+
+
+# ---- generate_video -----------------------------------------------------------------------------
+
+
+async def _check_capabilities(
+    ctx: ToolContext, model: str, args: _VideoOptions, frames: list[str]
+) -> dict[str, Any]:
+    """Raise INVALID_INPUT / MODEL_NOT_FOUND before any money is spent. Returns notes for meta."""
+    from . import video_catalog
+
+    try:
+        models = await video_catalog.video_models(ctx)
+    except ToolError as err:
+        if err.code == ErrorCode.INVALID_CREDENTIALS:
+            raise
+        log.warn("video.capabilities_unavailable", code=err.code.value)
+        return {"capability_check": f"skipped ({err.code.value}: {err.message[:120]})"}
+    if not models:
+        return {"capability_check": "skipped (empty /videos/models)"}
+    spec = video_catalog.find(models, model)
+    if spec is None:
+        known = sorted({m["id"] for m in models.values()})
+        raise ToolError(
+            ErrorCode.MODEL_NOT_FOUND,
+            f"{model} is not a video generation model; video models: {', '.join(known)}",
+            details={"model": model, "video_models": known},
+            suggestions=[
+                "Pick one of the listed video models",
+                "search_models with output modality video",
+            ],
+        )
+    problems = video_catalog.check(
+        spec,
+        duration=args.duration,
+        resolution=args.resolution,
+        aspect_ratio=args.aspect_ratio,
+        size=args.size,
+        frames=frames,
+        generate_audio=args.generate_audio,
+    )
+    if problems:
+        raise ToolError(
+            ErrorCode.INVALID_INPUT,
+            "; ".join(problems),
+            details={"problems": problems, "capabilities": video_catalog.summary(spec)},
+            suggestions=["Use one of the allowed values listed", "Or pick another video model"],
+        )
+    notes: dict[str, Any] = {"capability_check": "passed"}
+    if args.seed is not None and spec.get("seed") is False:
+        notes["seed_note"] = f"{spec.get('id')} ignores seed"
+    # The catalogue's own spelling (``Google/Veo-3.1`` → ``google/veo-3.1``, ``1080P`` → ``1080p``).
+    canon: dict[str, Any] = {}
+    if isinstance(spec.get("id"), str) and spec["id"].lower() == model.lower():
+        canon["model"] = spec["id"]
+    for name, key in (
+        ("resolution", "supported_resolutions"),
+        ("aspect_ratio", "supported_aspect_ratios"),
+        ("size", "supported_sizes"),
+    ):
+        value = getattr(args, name)
+        for allowed in spec.get(key) or []:
+            if value is not None and str(allowed).lower() == str(value).lower():
+                canon[name] = allowed
+    notes["_canonical"] = canon
+    return notes
+
+
+def _wait_settings(args: Any, ctx: ToolContext) -> tuple[int, int]:
+    s = ctx.settings
+    max_wait = args.max_wait_ms if args.max_wait_ms is not None else s.video_max_wait_ms
+    interval = (
+        args.poll_interval_ms if args.poll_interval_ms is not None else s.video_poll_interval_ms
+    )
+    return max(100, int(max_wait)), max(50, int(interval))
+
+
+async def _generate(
+    ctx: ToolContext,
+    args: _VideoOptions,
+    *,
+    tool: str,
+    prompt: str,
+    first_frame: str | None,
+    last_frame: str | None,
+    references: list[str] | None,
+) -> ToolResult:
+    from .image_gen import load_image, reference_urls
+
+    s = ctx.settings
+    save = resolve_save(args.save_path, s)
+    frame_images: list[dict[str, Any]] = []
+    for ftype, src in (("first_frame", first_frame), ("last_frame", last_frame)):
+        if src:
+            label = (
+                "image"
+                if (tool == "generate_video_from_image" and ftype == "first_frame")
+                else f"{ftype}_image"
+            )
+            blob = await load_image(src, s, label)
+            try:
+                url = blob.data_url(limit=None)
+            finally:
+                blob.close()
+            frame_images.append(
+                {"type": "image_url", "image_url": {"url": url}, "frame_type": ftype}
+            )
+    refs = await reference_urls(references, s, "reference_images")
+    model = clean_model(args.model) or s.default_video_gen_model
+    notes = await _check_capabilities(ctx, model, args, [f["frame_type"] for f in frame_images])
+    canon = notes.pop("_canonical", {})
+    model = canon.get("model", model)
+    body: dict[str, Any] = {"model": model, "prompt": prompt.strip()}
+    for key in ("resolution", "aspect_ratio", "size", "duration", "seed", "generate_audio"):
+        v = canon.get(key, getattr(args, key))
+        if v is not None:
+            body[key] = v
+    provider = merge_provider(args.provider, s)
+    if provider:
+        body["provider"] = provider
+    if frame_images:
+        body["frame_images"] = frame_images
+    if refs:
+        body["input_references"] = [{"type": "image_url", "image_url": {"url": u}} for u in refs]
+    max_wait, interval = _wait_settings(args, ctx)
+    log.audit(
+        f"{tool}.submit",
+        model=model,
+        prompt_preview=log.preview(prompt, 80),
+        duration=args.duration,
+        resolution=args.resolution,
+        aspect_ratio=args.aspect_ratio,
+        frames=[f["frame_type"] for f in frame_images],
+        references=len(refs),
+        save=save is not None,
+    )
+    resp = await ctx.client.request_json(
+        "POST", "/videos", json=body, context="generate_video.submit", timeout_s=60.0
+    )
+    env = resp.data if isinstance(resp.data, dict) else {}
+    video_id = env.get("id")
+    if not isinstance(video_id, str) or not video_id:
+        raise ToolError(
+            ErrorCode.UPSTREAM_HTTP,
+            "generate_video.submit: the API accepted the job but returned no id",
+            details={"reason": "no_job_id", "status": resp.status, "keys": sorted(env)[:20]},
+            suggestions=["Retry later; check your OpenRouter activity page for the job"],
+        )
+    polling_url = env.get("polling_url") if isinstance(env.get("polling_url"), str) else None
+    job = _Job(video_id, model, polling_url, normalise_status(env.get("status")))
+    job.view = env
+    _record_job(
+        ctx,
+        job,
+        tool=tool,
+        prompt=prompt,
+        save=save,
+        params={
+            k: v
+            for k, v in body.items()
+            if k not in ("prompt", "frame_images", "input_references", "provider")
+        }
+        | {"frames": [f["frame_type"] for f in frame_images], "references": len(refs)},
+    )
+    await _report(ctx, job)
+    result = await _follow(
+        ctx, job, tool=tool, save=save, max_wait_ms=max_wait, interval_ms=interval, poll_now=False
+    )
+    result.meta.update(notes)
+    return result
+
+
+async def generate_video(args: GenerateVideoInput, ctx: ToolContext) -> ToolResult:
+    return await _generate(
+        ctx,
+        args,
+        tool="generate_video",
+        prompt=args.prompt,
+        first_frame=args.first_frame_image,
+        last_frame=args.last_frame_image,
+        references=args.reference_images,
+    )
+
+
+async def generate_video_from_image(
+    args: GenerateVideoFromImageInput, ctx: ToolContext
+) -> ToolResult:
+    return await _generate(
+        ctx,
+        args,
+        tool="generate_video_from_image",
+        prompt=args.prompt,
+        first_frame=args.image,
+        last_frame=args.last_frame_image,
+        references=None,
+    )
+
+
+# ---- get_video_status ---------------------------------------------------------------------------
+
+
+def _list_jobs(args: VideoStatusInput, ctx: ToolContext) -> ToolResult:
+    from ..jobs import backend_label
+
+    jobs = ctx.jobs.list(kind="video", backend=backend_label(ctx.settings), limit=args.limit)
+    rows = []
+    lines = []
+    for j in jobs:
+        path = (j.result or {}).get("path") if j.result else None
+        rows.append(
+            {
+                "video_id": j.id,
+                "status": j.status,
+                "upstream_status": j.upstream_status,
+                "model": j.model,
+                "prompt": log.preview(j.prompt, 80),
+                "save_path": path or j.save_path,
+                "created_at": j.created_at,
+                "updated_at": j.updated_at,
+                "cost_usd": j.cost,
+                "tool": j.tool,
+            }
+        )
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created_at))
+        lines.append(
+            f"{j.id}  {j.status:<11}  {j.model or '?'}  {when}  {log.preview(j.prompt, 40) or ''}"
+            + (f"  → {path or j.save_path}" if (path or j.save_path) else "")
+        )
+    text = (
+        f"{len(rows)} video job(s):\n" + "\n".join(lines) if rows else "No video jobs recorded yet."
+    )
+    return ToolResult(
+        tool="get_video_status", text=text, data={"jobs": rows}, meta={"count": len(rows)}
+    )
+
+
+async def get_video_status(args: VideoStatusInput, ctx: ToolContext) -> ToolResult:
+    s = ctx.settings
+    save = resolve_save(args.save_path, s)  # UNSAFE_PATH before anything else
+    if args.video_id is None:
+        return _list_jobs(args, ctx)
+    video_id = args.video_id
+    try:
+        row = ctx.jobs.get(video_id)
+    except sqlite3.Error:
+        row = None
+    if row is not None and row.kind != "video":
+        raise ToolError(
+            ErrorCode.INVALID_INPUT,
+            f"{video_id} is a {row.kind} job, not a video",
+            details={"video_id": video_id, "kind": row.kind},
+            suggestions=["Use get_chat_completion_status for chat jobs"],
+        )
+    if save is None and row is not None and row.save_path:
+        try:
+            save = resolve_save(row.save_path, s)
+        except ToolError as err:
+            err.suggestions = [
+                "The save_path recorded when the job started is no longer allowed; pass save_path",
+                *err.suggestions,
+            ]
+            raise
+    # Already downloaded to a file that is still there: answer from disk, nothing to pay or fetch.
+    done_path = (row.result or {}).get("path") if row is not None and row.result else None
+    if (
+        row is not None
+        and row.status == "completed"
+        and done_path
+        and Path(done_path).is_file()
+        and (args.save_path is None or (save is not None and str(save) == done_path))
+    ):
+        mime = (row.result or {}).get("mime") or "video/mp4"
+        item = file_item(done_path, kind="video", mime=mime, settings=s)
+        meta = {
+            "video_id": video_id,
+            "status": "completed",
+            "mime": mime,
+            "size_bytes": item.size_bytes,
+            "save_path": done_path,
+            "from_registry": True,
+        }
+        if row.model:
+            meta["model"] = row.model
+        if row.cost is not None:
+            meta["job_cost_usd"] = row.cost  # already counted when it was downloaded
+        return ToolResult(
+            tool="get_video_status",
+            text=f"Video {video_id} is complete and saved at: {done_path}",
+            data={"video_id": video_id, "status": "completed", "save_path": done_path},
+            media=[item],
+            meta=meta,
+        )
+    job = _Job(
+        video_id,
+        row.model if row is not None else None,
+        row.polling_url if row is not None else None,
+        row.status if row is not None else "pending",
+    )
+    if row is None:
+        _record_job(ctx, job, tool="get_video_status", prompt=None, save=save, params={})
+    elif args.save_path is not None:
+        _update_row(ctx, video_id, save_path=str(save))
+    if args.wait:
+        max_wait, interval = _wait_settings(args, ctx)
+    else:
+        max_wait, interval = 0, 50
+    return await _follow(
+        ctx,
+        job,
+        tool="get_video_status",
+        save=save,
+        max_wait_ms=max_wait,
+        interval_ms=interval,
+        poll_now=True,
+    )
+
+
+# ---- registration -------------------------------------------------------------------------------
+
+_FAILS = (
+    "INVALID_INPUT for bad arguments or a duration/resolution/aspect_ratio/size/frame the model "
+    "does not support (the allowed values are listed, checked against GET /videos/models before "
+    "anything is paid for); UNSAFE_PATH for a save_path outside OPENROUTER_OUTPUT_DIR (before any "
+    "spend); MODEL_NOT_FOUND; JOB_FAILED when upstream fails, cancels or expires the job (with its "
+    "reason); RESOURCE_TOO_LARGE over OPENROUTER_VIDEO_GEN_MAX_BYTES; UPSTREAM_HTTP / "
+    "UPSTREAM_TIMEOUT. Not an error: past max_wait_ms the result carries code JOB_STILL_RUNNING and "
+    "the video_id to resume with get_video_status."
+)
+_GEN_ANN = dict(read_only=False, destructive=False, idempotent=False, open_world=True)
+
+TOOLS = [
+    ToolSpec(
+        name="generate_video",
+        title="Generate a video",
+        description=describe(
+            "Generate a video from a text prompt (optionally first/last frame images or reference "
+            "images) with OpenRouter's async video API: submit, poll with live progress, download "
+            "to a file. Long jobs return JOB_STILL_RUNNING with a video_id to resume.",
+            use_when="you want a short video clip from a description (text-to-video), or one that "
+            "starts/ends on given frames.",
+            not_when="you want a still image (generate_image) or to understand an existing video "
+            "(analyze_video); for one start image, generate_video_from_image is simpler.",
+            good=[
+                '{"prompt": "A sunflower swaying in a breeze", "duration": 4, "resolution": "720p", "save_path": "flower.mp4"}',
+                '{"prompt": "Drone shot over a coastline", "model": "bytedance/seedance-2.0-fast", "aspect_ratio": "16:9"}',
+            ],
+            bad=[
+                '{"prompt": "x", "model": "google/veo-3.1", "duration": 5} (veo-3.1 allows 4, 6, 8)',
+                '{"prompt": "x", "max_wait_ms": 10} (minimum 100)',
+            ],
+            fails=_FAILS,
+            works_with="get_video_status (resume after JOB_STILL_RUNNING, also after a restart; "
+            "list jobs); generate_image to make a first frame; analyze_video to check the result.",
+        ),
+        input_model=GenerateVideoInput,
+        handler=generate_video,
+        annotations=Annotations(title="Generate a video", **_GEN_ANN),
+        long_running=True,
+        family="video",
+    ),
+    ToolSpec(
+        name="generate_video_from_image",
+        title="Animate an image into a video",
+        description=describe(
+            "Generate a video that starts from an image (image-to-video); the image becomes the "
+            "first frame. Same lifecycle as generate_video, including JOB_STILL_RUNNING with a "
+            "video_id to resume.",
+            use_when="you have a picture (file, URL, data URL, notebook object) to bring to life.",
+            not_when="you have no image (generate_video), or the model does not accept frame "
+            "images (the error lists the models' allowed frames).",
+            good=[
+                '{"image": "cat.png", "prompt": "The cat slowly turns its head and blinks", "duration": 4}',
+            ],
+            bad=[
+                '{"image": "   ", "prompt": "x"} (blank image)',
+                '{"prompt": "x"} (image missing)',
+            ],
+            fails=_FAILS + " UNSAFE_PATH / UNSUPPORTED_FORMAT / RESOURCE_TOO_LARGE for the image.",
+            works_with="generate_image (make the start frame); get_video_status.",
+        ),
+        input_model=GenerateVideoFromImageInput,
+        handler=generate_video_from_image,
+        annotations=Annotations(title="Animate an image", **_GEN_ANN),
+        long_running=True,
+        family="video",
+    ),
+    ToolSpec(
+        name="get_video_status",
+        title="Video job status / resume",
+        description=describe(
+            "Check a video job and, when it is complete, download it (to save_path, or the path "
+            "given when it started). Without video_id, lists recent video jobs, including ones "
+            "started before a kernel or server restart. A job still running returns "
+            "JOB_STILL_RUNNING (a success) with its status and progress.",
+            use_when="generate_video returned JOB_STILL_RUNNING, or you want to resume/list jobs "
+            "after a restart; wait=true keeps polling up to max_wait_ms.",
+            not_when="you have not started a video yet (generate_video).",
+            good=[
+                '{"video_id": "job_abc123"}',
+                '{"video_id": "job_abc123", "save_path": "clip.mp4", "wait": true}',
+                "{} (list recent video jobs)",
+            ],
+            bad=['{"video_id": "../../etc/passwd"}'],
+            fails="INVALID_INPUT for a malformed or unknown video_id; UNSAFE_PATH for save_path; "
+            "JOB_FAILED when the job failed, was cancelled or expired; RESOURCE_TOO_LARGE; "
+            "UPSTREAM_HTTP / UPSTREAM_TIMEOUT. JOB_STILL_RUNNING (success) while it runs.",
+            works_with="generate_video, generate_video_from_image.",
+        ),
+        input_model=VideoStatusInput,
+        handler=get_video_status,
+        annotations=Annotations(
+            title="Video job status",
+            read_only=False,  # it writes the video file when the job is complete
+            destructive=False,
+            idempotent=True,
+            open_world=True,
+        ),
+        long_running=True,
+        family="video",
+    ),
+]
