@@ -148,12 +148,13 @@ class OpenRouterMagics(Magics):
             return None
         return str(Path(self.output_dir) / f"{kind}-{_stamp()}.{ext}")
 
-    def _prompt(self, cell: str | None, raw: bool) -> str:
-        text = cell or ""
+    def _prompt(self, cell: str | None, raw: bool, ns: Any = None) -> str:
+        """The cell as a prompt: blank lines around it dropped, ``{{name}}`` interpolated."""
+        text = (cell or "").strip("\n").rstrip()
         if self.interpolate and not raw:
             from ._interp import interpolate
 
-            text, _ = interpolate(text, self.ns)
+            text, _ = interpolate(text, self.ns if ns is None else ns)
         return text
 
     def _source(self, word: str, kind: str = "image") -> Any:
@@ -714,8 +715,6 @@ class OpenRouterMagics(Magics):
         return None
 
     def _each_chat(self, opts: Any, cell: str) -> Any:
-        from ._interp import interpolate
-
         items = self._each_items(opts.each)
         fmt = self._fmt(opts.format)
         response_format = None
@@ -725,11 +724,12 @@ class OpenRouterMagics(Magics):
         elif fmt == "json":
             response_format = {"type": "json_object"}
         arg_list = []
+        template = (cell or "").strip("\n").rstrip()
         for i, item in enumerate(items):
             ns = {**self.ns, "item": item, "index": i}
-            text = cell if opts.raw else interpolate(cell, ns)[0]
-            if text == cell and not opts.raw and "{{" not in cell:
-                text = f"{cell.rstrip()}\n\n{item}"
+            text = template if opts.raw else self._prompt(template, False, ns)
+            if "{{" not in template:  # no placeholder: the item follows the instructions
+                text = f"{template}\n\n{item}"
             arg_list.append(self._chat_args(opts, text, fmt, response_format, None))
         return self._run_batch("chat_completion", arg_list, opts, fmt)
 

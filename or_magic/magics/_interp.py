@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -45,6 +46,8 @@ def resolve(expr: str, ns: Mapping[str, Any]) -> Any:
     except Exception:
         return _MISSING
     if pos != len(expr):
+        return _MISSING
+    if inspect.isroutine(value):  # a method or function: its repr is never what was meant
         return _MISSING
     return value
 

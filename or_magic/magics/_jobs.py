@@ -129,14 +129,26 @@ class Job:
             )
         return self._final()
 
+    def _cancelled(self) -> bool:
+        if self.status in ("cancelled", "cancelling"):
+            return True
+        return any(f is not None and f.done() and f.cancelled() for f in (self._task, self._future))
+
     def _final(self) -> Any:
-        if self.status == "cancelled":
-            raise OpenRouterCancelled(f"Job {self.id} was cancelled")
+        if self._cancelled():
+            raise OpenRouterCancelled(
+                f"Job {self.id} was cancelled",
+                suggestions=["A video job stays resumable upstream: %openrouter status"]
+                if "video" in self.tool
+                else None,
+            )
         exc = self._exception()
         if exc is not None:
             raise exc
         raw = self._raw
-        if raw is not None and getattr(raw, "is_error", False):
+        if raw is None:
+            raise OpenRouterCellError("INTERNAL", f"Job {self.id} ended without a result")
+        if getattr(raw, "is_error", False):
             raise OpenRouterCellError.from_result(raw)
         return self._wrap(raw) if self._wrap is not None else raw
 
