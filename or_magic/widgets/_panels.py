@@ -187,6 +187,7 @@ class RunPanel(Panel):
             self._release(handles)
             self.show_result(ToolResult.from_error(self.tool_name, err))
             return None
+        self._set_running(True)  # at once, so a second click cannot start a second run
         self.task = spawn(self._execute(tool, args, handles))
         return self.task
 
@@ -227,7 +228,6 @@ class RunPanel(Panel):
     async def _execute(self, tool: str, args: dict[str, Any], handles: list[str]) -> ToolResult:
         from ..tools.api import call_tool
 
-        self._set_running(True)
         started = time.monotonic()
         ticker = asyncio.ensure_future(self._tick(started))
         try:
