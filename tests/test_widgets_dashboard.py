@@ -401,6 +401,8 @@ async def test_analyze_from_upload_variable_path_and_url(dash, double, tmp_path)
         },
     )
     assert dash.analyze.source.mode.value == "upload"
+    assert dash.analyze.source.upload.value == ()  # bytes kept in Python, not in widget state
+    assert "red.png" in dash.analyze.source.upload_info.value
     before = registered_count()
     res = await dash.analyze.run()
     assert res.ok, res

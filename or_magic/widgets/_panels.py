@@ -187,6 +187,15 @@ class RunPanel(Panel):
             self._release(handles)
             self.show_result(ToolResult.from_error(self.tool_name, err))
             return None
+        except Exception as exc:  # a notebook object that cannot be converted, a UI bug
+            self._release(handles)
+            err = ToolError(
+                ErrorCode.INTERNAL,
+                f"Could not prepare the call ({type(exc).__name__}: {exc})",
+                suggestions=["Check the selected input; this may be a bug in or_magic"],
+            )
+            self.show_result(ToolResult.from_error(self.tool_name, err))
+            return None
         self._set_running(True)  # at once, so a second click cannot start a second run
         self.task = spawn(self._execute(tool, args, handles))
         return self.task
@@ -247,7 +256,10 @@ class RunPanel(Panel):
             self._release(handles)
             self._set_running(False)
         self.show_result(result)
-        self.dash.after_run(result)
+        try:
+            self.dash.after_run(result)
+        except Exception:  # refreshing side panels must never lose a result
+            pass
         return result
 
     def _on_progress(self, p: Progress) -> None:

@@ -6,6 +6,7 @@ URLs are passed to the tool as typed, so the core's sandbox and SSRF guard decid
 
 from __future__ import annotations
 
+import html
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -105,6 +106,9 @@ class SourcePicker:
         self.mode.add_class("or-magic-source-mode")
         self.upload = W.FileUpload(accept=ACCEPT.get(kind, ""), multiple=False)
         self.upload.add_class("or-magic-upload")
+        self.upload_info = W.HTML("")
+        self.upload_info.add_class("or-magic-upload-info")
+        self._file: tuple[str, bytes] | None = None
         self.path = W.Text(placeholder="path under the input root, e.g. data/photo.jpg")
         self.path.add_class("or-magic-path")
         self.url = W.Text(placeholder="https://…")
@@ -116,7 +120,7 @@ class SourcePicker:
         self.rescan_button.on_click(lambda _b: self.rescan())
         self._rows = {
             "none": W.HTML(""),
-            "upload": self.upload,
+            "upload": W.HBox([self.upload, self.upload_info]),
             "path": self.path,
             "url": self.url,
             "variable": W.HBox([self.variable, self.rescan_button]),
@@ -125,10 +129,23 @@ class SourcePicker:
         self.box = W.VBox([self.mode, self.row])
         self.box.add_class(css)
         self.mode.observe(self._mode_changed, names="value")
-        self.upload.observe(lambda _c: self._touch("upload"), names="value")
+        self.upload.observe(self._uploaded, names="value")
         self.path.observe(lambda c: c["new"] and self._touch("path"), names="value")
         self.url.observe(lambda c: c["new"] and self._touch("url"), names="value")
         self.rescan()
+
+    def _uploaded(self, change: dict[str, Any]) -> None:
+        """Keep the file's bytes here and empty the widget, so the upload is not written into
+        the notebook's saved widget state (nor sent back to the browser again)."""
+        files = change["new"]
+        if not files:
+            return
+        f = files[0]
+        self._file = (str(f.get("name") or "upload"), bytes(f["content"]))
+        self.upload.value = ()
+        name, data = self._file
+        self.upload_info.value = f"<small>{html.escape(name)} ({len(data):,} bytes)</small>"
+        self._touch("upload")
 
     def _touch(self, mode: str) -> None:
         if self.mode.value != mode:
@@ -168,14 +185,13 @@ class SourcePicker:
         if mode == "url":
             return self.url.value
         if mode == "upload":
-            files = self.upload.value
-            if not files:
+            if self._file is None:
                 raise ToolError(
                     ErrorCode.INVALID_INPUT,
                     f"No {self.kind} file uploaded yet",
                     suggestions=["Press Upload and choose a file, or pick another input mode"],
                 )
-            data = bytes(files[0]["content"])
+            data = self._file[1]
             handle = register_object(data, kind_hint=self.kind)
             handles.append(handle)
             return handle
