@@ -273,7 +273,7 @@ class _Job:
 def _update_row(ctx: ToolContext, job_id: str, **fields: Any) -> None:
     try:
         ctx.jobs.update(job_id, **fields)
-    except sqlite3.Error as exc:  # the registry is a convenience: never fail the video for it
+    except (sqlite3.Error, OSError) as exc:  # the registry must never fail the video
         log.warn("video.job_row_failed", video_id=job_id, error=type(exc).__name__)
 
 
@@ -303,7 +303,7 @@ def _record_job(
         )
     except sqlite3.IntegrityError:
         _update_row(ctx, job.id, status=job.status, polling_url=job.polling_url)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, OSError) as exc:
         log.warn("video.job_row_failed", video_id=job.id, error=type(exc).__name__)
 
 
@@ -805,7 +805,15 @@ async def generate_video_from_image(
 def _list_jobs(args: VideoStatusInput, ctx: ToolContext) -> ToolResult:
     from ..jobs import backend_label
 
-    jobs = ctx.jobs.list(kind="video", backend=backend_label(ctx.settings), limit=args.limit)
+    try:
+        jobs = ctx.jobs.list(kind="video", backend=backend_label(ctx.settings), limit=args.limit)
+    except (sqlite3.Error, OSError) as exc:
+        raise ToolError(
+            ErrorCode.INTERNAL,
+            f"The job registry in {ctx.settings.state_root} cannot be read ({type(exc).__name__})",
+            details={"state_dir": str(ctx.settings.state_root)},
+            suggestions=["Set OR_MAGIC_STATE_DIR to a writable directory"],
+        ) from None
     rows = []
     lines = []
     for j in jobs:
@@ -845,7 +853,8 @@ async def get_video_status(args: VideoStatusInput, ctx: ToolContext) -> ToolResu
     video_id = args.video_id
     try:
         row = ctx.jobs.get(video_id)
-    except sqlite3.Error:
+    except (sqlite3.Error, OSError) as exc:
+        log.warn("video.registry_unavailable", error=type(exc).__name__)
         row = None
     if row is not None and row.kind != "video":
         raise ToolError(
