@@ -216,6 +216,27 @@ async def test_image_in_content_parts_inline_data_and_text(double, out):
     assert png_dimensions(r.media[0].data) == (40, 20)
 
 
+async def test_non_image_payloads_are_unsupported_format(double, out):
+    text_b64 = base64.b64encode(b"just some text, no pixels").decode()
+    double.inject(
+        Fault(
+            "/chat/completions",
+            body=chat_body(
+                {
+                    "content": "",
+                    "images": [{"image_url": {"url": "data:image/png;base64," + text_b64}}],
+                }
+            ),
+        )
+    )
+    r = await call_tool("generate_image", {"prompt": "x", "save_path": "n.png"})
+    assert r.code == "UNSUPPORTED_FORMAT", r.text
+    double.inject(Fault("/images", body={"data": [{"b64_json": text_b64}]}))
+    r = await call_tool("generate_image_dedicated", {"prompt": "x", "save_path": "n.png"})
+    assert r.code == "UNSUPPORTED_FORMAT", r.text
+    assert not out.exists() or not any(p.is_file() for p in out.rglob("*"))
+
+
 def test_find_images_order_and_https_urls():
     assert find_images(
         {

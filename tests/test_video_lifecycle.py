@@ -308,6 +308,13 @@ async def test_truncated_download_leaves_no_partial_file(double, out):
     assert r.ok and (out / "t.mp4").is_file()
 
 
+async def test_a_download_that_is_not_a_video_is_unsupported_format(double, out):
+    double.inject(Fault("/content", method="GET", body={"note": "not a video"}))
+    r = await call_tool("generate_video", {"prompt": "x", "save_path": "j.mp4", **FAST})
+    assert r.code == "UNSUPPORTED_FORMAT", r.text
+    assert "JSON text" in r.text and media_files(out) == []
+
+
 # ---- restarts --------------------------------------------------------------------------------------
 
 
@@ -362,6 +369,7 @@ async def test_unknown_to_the_registry_still_polls_upstream(double, out, tmp_pat
     assert (out / "u.mp4").is_file() and store().get(vid).status == "completed"
     r = await call_tool("get_video_status", {"video_id": "job_does-not-exist"})
     assert r.code == "INVALID_INPUT" and "does not know" in r.text
+    assert store().get("job_does-not-exist") is None  # not recorded: upstream never had it
 
 
 async def test_listing_and_bad_ids(double, out):

@@ -23,6 +23,7 @@ import asyncio
 import re
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -268,6 +269,8 @@ class _Job:
         self.progress: float | None = None
         self.polls = 0
         self.view: dict[str, Any] = {}
+        # Set for ids the registry does not know: recorded once upstream confirms the job exists.
+        self.register: Callable[[], None] | None = None
 
 
 def _update_row(ctx: ToolContext, job_id: str, **fields: Any) -> None:
@@ -376,6 +379,9 @@ async def _poll_loop(
             continue
         errors = 0
         job.polls += 1
+        if job.register is not None:
+            job.register()
+            job.register = None
         job.view = view
         job.raw_status = str(view.get("status") or "")
         job.status = normalise_status(view.get("status"))
@@ -497,7 +503,8 @@ async def _download(
                 url,
                 write,
                 max_bytes=s.video_gen_max_bytes,
-                timeout_s=max(600.0, s.request_timeout_ms / 1000.0),
+                # a whole-download deadline that allows the cap at a slow 256 KiB/s
+                timeout_s=max(600.0, s.request_timeout_ms / 1000.0, s.video_gen_max_bytes / 262144),
                 context="Download",
             )
         except ToolError as err:
@@ -543,7 +550,7 @@ async def _follow(
         log.info("video.cancelled_by_caller", video_id=job.id, last_status=job.status)
         raise
     except ToolError as err:
-        if err.code != ErrorCode.JOB_FAILED:
+        if err.code != ErrorCode.JOB_FAILED and (err.details or {}).get("status") != 404:
             _update_row(
                 ctx,
                 job.id,
@@ -909,7 +916,9 @@ async def get_video_status(args: VideoStatusInput, ctx: ToolContext) -> ToolResu
         row.status if row is not None else "pending",
     )
     if row is None:
-        _record_job(ctx, job, tool="get_video_status", prompt=None, save=save, params={})
+        job.register = lambda: _record_job(
+            ctx, job, tool="get_video_status", prompt=None, save=save, params={}
+        )
     elif args.save_path is not None:
         _update_row(ctx, video_id, save_path=str(save))
     if args.wait:
