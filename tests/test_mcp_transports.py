@@ -88,6 +88,10 @@ def test_help_and_version(tmp_path):
     assert r.returncode == 0 and r.stdout.strip() == f"or-magic-mcp {__version__}"
     r = run_cli(["--help"], server_env(tmp_path))
     assert r.returncode == 0 and "--http" in r.stdout and "--offline" in r.stdout
+    script = Path(sys.executable).with_name("or-magic-mcp")
+    if script.exists():  # the console script of an installed checkout
+        r = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and r.stdout.strip() == f"or-magic-mcp {__version__}"
 
 
 def test_no_api_key_exits_2_with_one_line(tmp_path):
@@ -292,7 +296,7 @@ def _http_client(token: str | None):
     return httpx2.AsyncClient(headers=headers, timeout=30)
 
 
-async def _call_over_http(url: str, token: str, mode: str) -> None:
+async def _call_over_http(url: str, token: str, mode: str, big_body: bool = False) -> None:
     from mcp.client.streamable_http import streamable_http_client
 
     async with (
@@ -315,6 +319,9 @@ async def _call_over_http(url: str, token: str, mode: str) -> None:
         assert "over http" in text_of(r)
         r = await c.call_tool("get_model_info", {"model": "nope/missing"})
         assert r.is_error and r.meta["code"] == "MODEL_NOT_FOUND"
+        if big_body:  # larger than the SDK's 4 MiB default: still reaches the tool
+            r = await c.call_tool("health_check", {"junk": "a" * (6 * 1024 * 1024)})
+            assert r.is_error and r.meta["code"] == "INVALID_INPUT" and "junk" in text_of(r)
 
 
 def _post_initialize(url: str, headers: dict[str, str]) -> httpx.Response:
@@ -401,7 +408,7 @@ async def test_serve_in_background_runs_on_the_callers_loop(double):
         assert "token" not in repr(h).replace("token in .token", "")
         assert h.token not in repr(h)
         for mode in ("auto", "legacy"):
-            await _call_over_http(h.url, h.token, mode)
+            await _call_over_http(h.url, h.token, mode, big_body=True)
         # The event loop is free while the server runs: other work keeps going.
         ticks = 0
         for _ in range(5):

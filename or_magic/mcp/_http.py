@@ -157,9 +157,31 @@ def build_http_app(
         enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
     )
     app = server.streamable_http_app(
-        streamable_http_path=path, transport_security=security, host=host
+        streamable_http_path=path,
+        transport_security=security,
+        host=host,
+        max_request_body_size=max_body_bytes(),
     )
     return BearerTokenMiddleware(app, token)
+
+
+def max_body_bytes() -> int:
+    """Request bodies must fit the largest data URL a tool accepts (base64 is 4/3 the bytes).
+
+    The SDK's 4 MiB default would turn a legitimate 10 MiB ``data:`` image into a bare HTTP 413
+    over HTTP while the same call works over stdio.
+    """
+    floor = 4 * 1024 * 1024
+    try:
+        from or_magic.config import get_settings
+
+        s = get_settings()
+        biggest = max(
+            s.image_max_data_url_bytes, s.audio_max_data_url_bytes, s.video_max_data_url_bytes
+        )
+    except Exception:
+        return floor
+    return max(floor, biggest * 4 // 3 + 1024 * 1024)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -363,7 +385,7 @@ def serve_in_background(
 
     quiet_warnings()
     tok, generated = resolve_token(token)
-    server = build_server()
+    server = build_server(call_log_level="debug")
     app = build_http_app(server, token=tok, host=host, allowed_hosts=allowed_hosts)
     sock = _bind(host, port)
     uv = _uvicorn_server(app)
@@ -404,7 +426,7 @@ def serve_in_background(
             raise RuntimeError(f"MCP HTTP server did not start ({handle._error!r})")
     with _current_lock:
         _current = handle
-    log.info("mcp.http.started", url=handle.url, mode=handle.mode, tools=len(server.tool_names))
+    log.debug("mcp.http.started", url=handle.url, mode=handle.mode, tools=len(server.tool_names))
     if announce:
         _announce(handle)
     return handle

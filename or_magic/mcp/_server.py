@@ -62,7 +62,13 @@ class ServerStats:
 class OrMagicServer(Server):
     """The low-level SDK ``Server`` plus our tool catalogue and call bookkeeping."""
 
-    def __init__(self, *, tools: list[dict[str, Any]], structured: set[str]) -> None:
+    def __init__(
+        self,
+        *,
+        tools: list[dict[str, Any]],
+        structured: set[str],
+        call_log_level: str = "info",
+    ) -> None:
         super().__init__(
             SERVER_NAME,
             version=__version__,
@@ -75,6 +81,8 @@ class OrMagicServer(Server):
         self.tool_dicts = tools
         self.tool_names = [t["name"] for t in tools]
         self.structured = structured
+        # One log line per call; "debug" inside a kernel, where stderr lands in whatever cell runs.
+        self.call_log_level = call_log_level
         self.stats = ServerStats()
         self._tools_result: types.ListToolsResult | None = None
         self._schemas = {t["name"]: t.get("inputSchema") for t in tools}
@@ -135,7 +143,8 @@ class OrMagicServer(Server):
             result = await self.run_tool(name, args, on_progress)
         except asyncio.CancelledError:
             self.stats.cancelled += 1
-            log.info(
+            log.log(
+                self.call_log_level,
                 "mcp.call.cancelled",
                 tool=name,
                 elapsed_ms=round((time.monotonic() - rec.started) * 1000, 1),
@@ -145,7 +154,8 @@ class OrMagicServer(Server):
             self.stats.inflight.pop(key, None)
         if result.is_error:
             self.stats.errors += 1
-        log.info(
+        log.log(
+            self.call_log_level,
             "mcp.call",
             tool=name,
             ok=not result.is_error,
@@ -330,7 +340,12 @@ def cached_catalog(state_root: Path | None) -> list[dict[str, Any]]:
     return tools
 
 
-def build_server(*, specs: list[ToolSpec] | None = None, use_cache: bool = False) -> OrMagicServer:
+def build_server(
+    *,
+    specs: list[ToolSpec] | None = None,
+    use_cache: bool = False,
+    call_log_level: str = "info",
+) -> OrMagicServer:
     """The MCP server for every tool in the registry (or for ``specs``).
 
     ``use_cache=True`` reads/writes the ``tools/list`` cache under the state dir (what the CLI
@@ -346,4 +361,4 @@ def build_server(*, specs: list[ToolSpec] | None = None, use_cache: bool = False
     else:
         tools = build_catalog()
     structured = {t["name"] for t in tools if t.get("outputSchema") is not None}
-    return OrMagicServer(tools=tools, structured=structured)
+    return OrMagicServer(tools=tools, structured=structured, call_log_level=call_log_level)
