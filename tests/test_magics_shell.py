@@ -21,6 +21,9 @@ MEDIA = Path(__file__).resolve().parents[1] / "or_magic" / "testing" / "assets"
 @pytest.fixture
 def ip(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("OPENROUTER_VIDEO_POLL_INTERVAL_MS", "50")
+    from or_magic import log
+
+    monkeypatch.setattr(log, "_stream", log._stream)  # loading the extension reroutes logs
     shell = InteractiveShell.instance()
     shell.run_line_magic("load_ext", "or_magic")
     m = get_magics(shell)

@@ -46,12 +46,44 @@ def load_ipython_extension(ipython: Any) -> None:
     if isinstance(current, OpenRouterMagics) and _registered(ipython) is current:
         return
     ipython.register_magics(OpenRouterMagics(shell=ipython))
+    _route_logs()
+
+
+class _LogFile:
+    """Where the core's JSON log lines go in a notebook or terminal session: a file in the state
+    directory (``<state>/or_magic.log``), not the cell's stderr. Opened per line (few lines)."""
+
+    def write(self, text: str) -> int:
+        try:
+            from ..config import get_settings
+
+            path = get_settings().state_root / "or_magic.log"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(text)
+        except Exception:  # logging must never break a cell
+            pass
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _route_logs() -> None:
+    from .. import log
+
+    if log._stream is None:  # respect a redirect someone else set up (tests)
+        log._stream = _LogFile()  # type: ignore[assignment]
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """Remove the magics (``%unload_ext or_magic``); conversations are dropped."""
     mm = ipython.magics_manager
     inst = mm.registry.pop("OpenRouterMagics", None)
+    from .. import log
+
+    if isinstance(log._stream, _LogFile):
+        log._stream = None
     for kind in ("line", "cell"):
         mm.magics[kind].pop("openrouter", None)
     if inst is not None:

@@ -7,15 +7,11 @@ raises one ``OpenRouterCellError`` (``[CODE] message`` + suggestions).
 
 from __future__ import annotations
 
-import asyncio
-import difflib
-import html
-import json
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
@@ -23,7 +19,42 @@ from traitlets import Bool, Dict, Enum, Float, Int, Unicode
 
 from . import _parsing as P
 from ._errors import OpenRouterCancelled, OpenRouterCellError
-from ._live import Panel, StreamView, shell_kind, show_bundles, widgets_available
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._live import Panel, StreamView
+
+# asyncio, html, json and the live views are imported on first use: ``%load_ext`` stays cheap.
+
+
+def shell_kind(shell: Any) -> str:
+    from ._live import shell_kind as kind
+
+    return kind(shell)
+
+
+def show_bundles(bundles: list[Any], *, rich: bool = True) -> None:
+    from ._live import show_bundles as show
+
+    show(bundles, rich=rich)
+
+
+def _widgets_available() -> bool:
+    from ._live import widgets_available
+
+    return widgets_available()
+
+
+def Panel(**kw: Any) -> Any:
+    from ._live import Panel as cls
+
+    return cls(**kw)
+
+
+def StreamView(**kw: Any) -> Any:
+    from ._live import StreamView as cls
+
+    return cls(**kw)
+
 
 _FMT_ALIASES = {"md": "markdown"}
 _FMT_HINTS = {
@@ -119,7 +150,7 @@ class OpenRouterMagics(Magics):
         want = self.widgets
         if (
             want == "on" or (want == "auto" and shell_kind(self.shell) == "kernel")
-        ) and widgets_available():
+        ) and _widgets_available():
             return "widgets"
         return "handle"
 
@@ -217,6 +248,8 @@ class OpenRouterMagics(Magics):
         stream: bool = False,
     ) -> Any:
         """Run one tool call blocking (nested on the kernel loop); raise on cancel/interrupt."""
+        import asyncio
+
         from ..tools.api import call_tool, run_sync
 
         state: dict[str, Any] = {}
@@ -326,6 +359,8 @@ class OpenRouterMagics(Magics):
         out: str | None = None,
         on_done: Callable[[Any], None] | None = None,
     ) -> Any:
+        import asyncio
+
         from ..tools.api import call_tool
         from ._jobs import Job
 
@@ -363,7 +398,7 @@ class OpenRouterMagics(Magics):
             )
         else:
             print("\n" + hint.replace("`", ""))
-        return job
+        return None
 
     # ---- the magic ------------------------------------------------------------------------------------
     @no_var_expand
@@ -393,6 +428,8 @@ class OpenRouterMagics(Magics):
                     f"'{cmd}' is a cell mode: write %%openrouter {cmd} on the first line of a "
                     "cell and the prompt below it"
                 )
+            import difflib
+
             near = difflib.get_close_matches(cmd, [*P.LINE_COMMANDS, *P.CELL_MODES], n=1)
             raise UsageError(
                 f"unknown %openrouter command {cmd!r}"
@@ -439,6 +476,8 @@ class OpenRouterMagics(Magics):
             schema, name = value, str(value.get("title") or "answer")
         elif isinstance(value, str):
             try:
+                import json
+
                 schema, name = json.loads(value), "answer"
             except ValueError:
                 raise UsageError(f"--schema {var}: not valid JSON") from None
@@ -948,6 +987,15 @@ class OpenRouterMagics(Magics):
         except (EOFError, KeyboardInterrupt):
             print("No key entered.")
             return None
+        except Exception as exc:  # StdinNotImplementedError: a frontend without input()
+            raise OpenRouterCellError(
+                "INVALID_INPUT",
+                f"This frontend cannot prompt for input ({type(exc).__name__})",
+                suggestions=[
+                    "Set OPENROUTER_API_KEY in the kernel's environment",
+                    "or call or_magic.set_api_key(...) with a value read from a file",
+                ],
+            ) from None
         key = (key or "").strip()
         if not key:
             print("No key entered; nothing changed.")
@@ -1018,6 +1066,8 @@ class OpenRouterMagics(Magics):
 
 
 async def _tick(panel: Panel | None) -> None:
+    import asyncio
+
     if panel is None:
         return
     try:
@@ -1052,6 +1102,8 @@ def _cell_error(exc: BaseException, prefix: str = "") -> OpenRouterCellError:
 
 
 def _md_cell(v: Any) -> str:
+    import html
+
     return html.escape(str(v), quote=False).replace("|", "\\|").replace("\n", " ")
 
 
@@ -1114,6 +1166,8 @@ def _info_bundle(raw: Any) -> Any:
     md = f"### {_md_cell(m.get('id', ''))}\n\n{_md_cell(m.get('name', ''))}\n\n```text\n{raw.text}\n```"
     desc = m.get("description")
     if desc:
+        import html
+
         md += "\n\n" + html.escape(str(desc)[:1500], quote=False)
     if raw.offline:
         md += "\n\n**`offline`**"
@@ -1157,6 +1211,8 @@ def _mcp_bundle(handle: Any) -> Any:
     cfg: dict[str, Any] = {"mcpServers": {"or_magic": {"type": "http", "url": handle.url}}}
     if token:
         cfg["mcpServers"]["or_magic"]["headers"] = {"Authorization": f"Bearer {token}"}
+    import json
+
     text = json.dumps(cfg, indent=2)
     md = (
         f"MCP server running at `{handle.url}` (stop with `%openrouter mcp stop`).\n\n"

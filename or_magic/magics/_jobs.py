@@ -198,7 +198,16 @@ class Job:
                     ) from None
                 except (concurrent.futures.CancelledError, Exception):
                     pass
+        self._republish()
         return self._final()
+
+    def _republish(self) -> None:
+        """Kernel jobs: re-send the panel's final update from the waiting cell (see Panel)."""
+        if self._task is not None and self.panel is not None:
+            try:
+                self.panel.republish()
+            except Exception:  # pragma: no cover - display must not break waiting
+                pass
 
     def __await__(self):
         return self._await().__await__()
@@ -210,6 +219,7 @@ class Job:
             except (asyncio.CancelledError, Exception):
                 if not self._task.done():
                     raise
+            self._republish()
         elif self._future is not None:
             try:
                 await asyncio.wrap_future(self._future)

@@ -13,9 +13,10 @@ import html
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..display import Bundle
+if TYPE_CHECKING:  # pragma: no cover
+    from ..display import Bundle
 
 
 def shell_kind(shell: Any) -> str:
@@ -165,6 +166,7 @@ class Panel:
         self._text_len = 0
         self.closed = False
         self.stop_routed = False
+        self.last_update: tuple[dict[str, Any], dict[str, Any]] | None = None
 
     # -- lifecycle
     def start(self) -> None:
@@ -295,12 +297,24 @@ class Panel:
             show_bundles(bundles, rich=rich)
             return
         first, *rest = bundles
+        self.last_update = first
         if self.handle is not None:
             self.handle.update(first[0], metadata=first[1], raw=True)
         else:
             _display(*first)
         self._close_widgets()
         show_bundles(rest)
+
+    def republish(self) -> None:
+        """Send the final update again from the *current* cell.
+
+        A background job's update is parented to the cell that started it; nbclient ignores
+        messages parented to a finished cell, but applies a display-id update sent from the cell
+        being executed to every output with that id. ``job.wait()`` calls this.
+        """
+        if self.handle is not None and self.last_update is not None:
+            data, md = self.last_update
+            self.handle.update(data, metadata=md, raw=True)
 
     def end(self, status: str, note: str = "") -> None:
         """A job that ends without a result (error, cancelled): leave a one-line static status."""
@@ -314,12 +328,12 @@ class Panel:
             sys.stdout.write("\r" + line + " " * pad + "\n")
             sys.stdout.flush()
             return
+        self.last_update = (
+            {"text/markdown": html.escape(line, quote=False), "text/plain": line},
+            {"or_magic": {"part": "status", "status": status}},
+        )
         if self.handle is not None:
-            self.handle.update(
-                {"text/markdown": html.escape(line, quote=False), "text/plain": line},
-                metadata={"or_magic": {"part": "status", "status": status}},
-                raw=True,
-            )
+            self.handle.update(self.last_update[0], metadata=self.last_update[1], raw=True)
         self._close_widgets()
 
 
