@@ -404,3 +404,23 @@ async def test_32_concurrent_calls_share_the_pool(double):
     )
     assert all(r.ok for r in rs)
     assert all(f"n{i}" in r.text for i, r in enumerate(rs))
+
+
+async def test_paid_submits_are_not_retried_after_an_ambiguous_5xx(double, monkeypatch):
+    from or_magic.client.http import get_client
+    from or_magic.config import get_settings
+    from or_magic.errors import ToolError
+
+    client = get_client(get_settings())
+    body = {"model": "google/veo-3.1", "prompt": "a fox", "duration": 4}
+    double.inject(Fault(path="/videos", method="POST", status=502, times=None))
+    with pytest.raises(ToolError) as ei:
+        await client.request_json("POST", "/videos", json=body, idempotent=False)
+    assert ei.value.code.value == "UPSTREAM_HTTP"
+    assert len(double.requests_to("/videos")) == 1  # never submitted twice
+    double.reset()
+    double.inject(Fault(path="/videos", method="POST", status=429, times=1))
+    resp = await client.request_json("POST", "/videos", json=body, idempotent=False)
+    assert (
+        resp.status == 202 and len(double.requests_to("/videos")) == 2
+    )  # 429: nothing started, retried

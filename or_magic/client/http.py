@@ -31,6 +31,8 @@ from .sse import iter_sse_json
 
 USER_AGENT = f"or_magic/{__version__} (+https://github.com/or-magic/or_magic)"
 OFFLINE_KEY = "offline-double"
+# Statuses that mean the upstream did not start the work, so even a paid submit may be retried.
+NOT_STARTED_STATUSES = frozenset({429, 503})
 
 
 @dataclass
@@ -167,6 +169,7 @@ class OpenRouterClient:
         retries: int | None = None,
         context: str = "",
         expect_json: bool = True,
+        idempotent: bool = True,
     ) -> JsonResponse:
         raw = await self._request(
             method,
@@ -177,6 +180,7 @@ class OpenRouterClient:
             timeout_s=timeout_s,
             retries=retries,
             context=context,
+            idempotent=idempotent,
         )
         resp, content = raw
         hdrs = dict(resp.headers)
@@ -234,6 +238,7 @@ class OpenRouterClient:
         retries: int | None = None,
         context: str = "",
         max_bytes: int | None = None,
+        idempotent: bool = True,
     ) -> tuple[httpx.Response, bytes]:
         url = self.url(path)
         attempts = self._retries(retries) + 1
@@ -266,12 +271,16 @@ class OpenRouterClient:
                 ) from None
             except httpx.TransportError as exc:
                 retryable = not isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout))
+                if not idempotent:  # a paid job: retry only if the request never reached the server
+                    retryable = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
                 if last or not retryable:
                     raise classify_transport(exc, context=context) from None
                 await self._sleep_before_retry(attempt, None, type(exc).__name__, path)
                 continue
             if resp.status_code < 400:
                 return resp, content
+            if not idempotent and resp.status_code not in NOT_STARTED_STATUSES:
+                last = True  # e.g. a 502 after POST /videos: the job may exist; never submit twice
             await self._retry_or_raise(
                 resp, content, attempt=attempt, last=last, path=path, context=context
             )

@@ -745,7 +745,12 @@ async def _generate(
         save=save is not None,
     )
     resp = await ctx.client.request_json(
-        "POST", "/videos", json=body, context="generate_video.submit", timeout_s=60.0
+        "POST",
+        "/videos",
+        json=body,
+        context="generate_video.submit",
+        timeout_s=60.0,
+        idempotent=False,  # a retried 5xx could start (and bill) a second video
     )
     env = resp.data if isinstance(resp.data, dict) else {}
     video_id = env.get("id")
