@@ -687,3 +687,147 @@ async def test_speech_is_an_audio_block(double, mode):
     assert not r.is_error, text_of(r)
     (aud,) = [b for b in r.content if b.type == "audio"]
     assert aud.mime_type.startswith("audio/")
+
+
+# ---- compatibility with the Node server's newest surface (tool-surface.md §2) ----------------
+
+_CACHE = ["cache", "cache_ttl", "cache_clear"]
+_CHAT = [
+    "messages", "model", "temperature", "max_tokens", "provider", "include_reasoning", "online",
+    "web_max_results", "web_blocked_domains", "fusion", "subagent", "response_healing",
+    "reasoning_effort", "response_format", "stop", "top_p", "frequency_penalty",
+    "presence_penalty", *_CACHE,
+]  # fmt: skip
+_VIDEO = [
+    "prompt", "model", "resolution", "aspect_ratio", "duration", "seed", "provider", "save_path",
+    "max_wait_ms", "poll_interval_ms",
+]  # fmt: skip
+NODE_TOOLS: dict[str, tuple[list[str], list[str]]] = {
+    # name: (parameters a Node client may send, parameters Node requires)
+    "chat_completion": (_CHAT, ["messages"]),
+    "start_chat_completion": (_CHAT, ["messages"]),
+    "get_chat_completion_status": (["job_id"], ["job_id"]),
+    "analyze_image": (["image_path", "question", "model", "cache_input", "provider", *_CACHE], ["image_path"]),
+    "analyze_audio": (["audio_path", "question", "model", "cache_input", "provider", *_CACHE], ["audio_path"]),
+    "analyze_video": (["video_path", "question", "model", "cache_input", "provider", *_CACHE], ["video_path"]),
+    "search_models": (["query", "provider", "capabilities", "limit", "offset"], []),
+    "get_model_info": (["model"], ["model"]),
+    "validate_model": (["model"], ["model"]),
+    "generate_image": (
+        ["prompt", "model", "aspect_ratio", "image_size", "max_tokens", "save_path", "input_images",
+         "modalities", "provider"],
+        ["prompt"],
+    ),
+    "generate_image_dedicated": (
+        ["prompt", "model", "resolution", "aspect_ratio", "quality", "output_format", "n",
+         "input_references", "save_path", "provider", *_CACHE],
+        ["prompt"],
+    ),
+    "generate_audio": (["prompt", "model", "voice", "format", "save_path", "provider"], ["prompt"]),
+    "text_to_speech": (
+        ["input", "model", "voice", "response_format", "speed", "instructions", "save_path",
+         "provider", *_CACHE],
+        ["input"],
+    ),
+    "speech_to_text": (
+        ["audio_path", "model", "language", "response_format", "temperature", "provider", *_CACHE],
+        ["audio_path"],
+    ),
+    "generate_video": (
+        [*_VIDEO, "first_frame_image", "last_frame_image", "reference_images"], ["prompt"]
+    ),
+    "generate_video_from_image": ([*_VIDEO, "image"], ["image", "prompt"]),
+    "get_video_status": (["video_id", "save_path"], ["video_id"]),
+    "rerank_documents": (["query", "documents", "model", "top_n", "return_documents"], ["query", "documents"]),
+    "health_check": ([], []),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(NODE_TOOLS))
+async def test_a_client_configured_for_the_node_server_keeps_working(name):
+    """Every Node tool that is registered here takes every Node parameter, and requires nothing
+    the Node server did not require."""
+    need(name)
+    async with Client(build(), mode="legacy") as c:
+        tool = next(t for t in (await c.list_tools()).tools if t.name == name)
+    params, required = NODE_TOOLS[name]
+    props = tool.input_schema.get("properties", {})
+    missing = [p for p in params if p not in props]
+    assert not missing, f"{name} lacks Node parameters {missing}"
+    extra_required = set(tool.input_schema.get("required", [])) - set(required)
+    assert not extra_required, f"{name} requires {sorted(extra_required)}, Node did not"
+
+
+# ---- long jobs: video progress, JOB_STILL_RUNNING, cancellation that leaves the job resumable ----
+
+
+@pytest.fixture
+def fast_video(monkeypatch):
+    need("generate_video", "get_video_status")
+    monkeypatch.setenv("OPENROUTER_VIDEO_POLL_INTERVAL_MS", "50")
+
+
+async def test_video_progress_increases_and_the_result_is_a_file(double, fast_video, mode):
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(p: float, total: float | None, message: str | None) -> None:
+        seen.append((p, total, message))
+
+    double.script_video(["pending", "in_progress", "in_progress", "completed"])
+    async with Client(build(), mode=mode) as c:
+        r = await c.call_tool(
+            "generate_video",
+            {"prompt": "a fox", "save_path": "fox.mp4"},
+            progress_callback=on_progress,
+        )
+    assert not r.is_error, text_of(r)
+    values = [p for p, _, _ in seen]
+    assert len(values) >= 3 and all(b > a for a, b in itertools.pairwise(values)), seen
+    assert all(m for _, _, m in seen) and any("in_progress" in m for _, _, m in seen)
+    links = [b for b in r.content if b.type == "resource_link"]
+    assert len(links) == 1 and links[0].mime_type == "video/mp4"
+    saved = Path(meta_of(r)["save_path"])
+    assert saved.is_file() and links[0].uri == saved.as_uri()
+    assert not [b for b in r.content if b.type in ("resource", "image", "audio")]  # no bytes inline
+
+
+async def test_video_still_running_is_a_success_and_resumes(double, fast_video, monkeypatch, mode):
+    monkeypatch.setenv("OPENROUTER_VIDEO_MAX_WAIT_MS", "150")
+    double.script_video(["pending", *["in_progress"] * 8, "completed"])
+    async with Client(build(), mode=mode) as c:
+        r = await c.call_tool("generate_video", {"prompt": "a slow fox"})
+        assert r.is_error is False, text_of(r)
+        m = meta_of(r)
+        assert m["code"] == "JOB_STILL_RUNNING" and m["video_id"] in text_of(r)
+        for _ in range(20):
+            r = await c.call_tool("get_video_status", {"video_id": m["video_id"]})
+            assert r.is_error is False, text_of(r)
+            if meta_of(r).get("code") != "JOB_STILL_RUNNING":
+                break
+        assert "code" not in meta_of(r), text_of(r)
+        assert any(b.type in ("resource", "resource_link") for b in r.content)
+
+
+async def test_cancelling_a_video_job_stops_the_handler_and_leaves_it_resumable(
+    double, fast_video, monkeypatch, mode
+):
+    from or_magic.config import get_settings
+    from or_magic.jobs import get_job_store
+
+    monkeypatch.setenv("OPENROUTER_VIDEO_MAX_WAIT_MS", "20000")
+    double.script_video(["pending", *["in_progress"] * 400])
+    server = build()
+    async with Client(server, mode=mode) as c:
+        t = time.monotonic()
+        with anyio.move_on_after(0.5):
+            await c.call_tool("generate_video", {"prompt": "never mind"})
+        with anyio.fail_after(3):
+            while server.stats.inflight or server.stats.cancelled < 1:
+                await anyio.sleep(0.02)
+        assert time.monotonic() - t < 3
+        polls_at_cancel = len([q for q in double.requests if "/videos/" in q.path])
+        await anyio.sleep(0.3)  # no more polling once cancelled
+        assert len([q for q in double.requests if "/videos/" in q.path]) == polls_at_cancel
+        (job,) = get_job_store(get_settings()).list(kind="video")
+        r = await c.call_tool("get_video_status", {"video_id": job.id})
+        assert r.is_error is False and meta_of(r)["code"] == "JOB_STILL_RUNNING", text_of(r)
