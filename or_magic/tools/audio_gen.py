@@ -23,6 +23,7 @@ from ..result import ToolResult
 from .base import Annotations, ToolContext, ToolSpec, describe
 from .common import (
     CacheFields,
+    NonBlank,
     ProviderPrefs,
     StrictModel,
     cache_headers,
@@ -59,7 +60,7 @@ def is_music_model(model: str) -> bool:
 
 
 class GenerateAudioInput(StrictModel):
-    prompt: str = Field(
+    prompt: NonBlank = Field(
         ..., description="What to say (speech models) or what to compose (music models)"
     )
     model: str | None = Field(
@@ -79,13 +80,6 @@ class GenerateAudioInput(StrictModel):
     save_path: str | None = Field(None, description=_SAVE_DESC)
     provider: ProviderPrefs | None = None
 
-    @field_validator("prompt")
-    @classmethod
-    def _prompt(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("prompt is required (non-blank)")
-        return v
-
     @field_validator("voice")
     @classmethod
     def _voice(cls, v: str | None) -> str | None:
@@ -93,7 +87,7 @@ class GenerateAudioInput(StrictModel):
 
 
 class TextToSpeechInput(CacheFields):
-    input: str = Field(..., description="The text to speak")
+    input: NonBlank = Field(..., description="The text to speak")
     model: str | None = Field(
         None,
         description="TTS model (default OPENROUTER_DEFAULT_TTS_MODEL, deepgram/flux-tts:free)",
@@ -108,13 +102,6 @@ class TextToSpeechInput(CacheFields):
     instructions: str | None = Field(None, description="Style instructions (models that take them)")
     save_path: str | None = Field(None, description=_SAVE_DESC)
     provider: ProviderPrefs | None = None
-
-    @field_validator("input")
-    @classmethod
-    def _input(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("input is required (non-blank)")
-        return v
 
     @field_validator("voice")
     @classmethod

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from ..config import Settings
 from ..errors import ErrorCode, ToolError
@@ -25,6 +25,16 @@ QUANTIZATIONS = (
     "unknown",
 )
 ROUTING_SUFFIXES = ("free", "nitro", "floor", "online", "exacto", "thinking", "extended")
+
+
+def _non_blank(v: str) -> str:
+    if not v.strip():
+        raise ValueError("is required (non-blank)")
+    return v
+
+
+NonBlank = Annotated[str, AfterValidator(_non_blank)]
+"""A required text argument that must contain more than whitespace (prompt, input, query…)."""
 
 
 class StrictModel(BaseModel):

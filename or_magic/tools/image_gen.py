@@ -24,6 +24,7 @@ from ..result import ToolResult
 from .base import Annotations, ToolContext, ToolSpec, describe
 from .common import (
     CacheFields,
+    NonBlank,
     ProviderPrefs,
     StrictModel,
     cache_headers,
@@ -78,7 +79,7 @@ def _refs_ok(v: list[str] | None) -> list[str] | None:
 
 
 class GenerateImageInput(StrictModel):
-    prompt: str = Field(..., description="What to draw")
+    prompt: NonBlank = Field(..., description="What to draw")
     model: str | None = Field(
         None,
         description="Image model (default OPENROUTER_DEFAULT_IMAGE_MODEL, google/gemini-2.5-flash-image)",
@@ -105,13 +106,6 @@ class GenerateImageInput(StrictModel):
     )
     provider: ProviderPrefs | None = None
 
-    @field_validator("prompt")
-    @classmethod
-    def _prompt(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("prompt is required (non-blank)")
-        return v
-
     @field_validator("input_images")
     @classmethod
     def _refs(cls, v: list[str] | None) -> list[str] | None:
@@ -126,7 +120,7 @@ class GenerateImageInput(StrictModel):
 
 
 class GenerateImageDedicatedInput(CacheFields):
-    prompt: str = Field(..., description="What to draw")
+    prompt: NonBlank = Field(..., description="What to draw")
     model: str | None = Field(
         None, description="Image model (default OPENROUTER_DEFAULT_IMAGE_MODEL)"
     )
@@ -144,13 +138,6 @@ class GenerateImageDedicatedInput(CacheFields):
     )
     save_path: str | None = Field(None, description=_SAVE_DESC)
     provider: ProviderPrefs | None = None
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("prompt is required (non-blank)")
-        return v
 
     @field_validator("input_references")
     @classmethod

@@ -34,7 +34,7 @@ from .. import log
 from ..errors import ErrorCode, ToolError
 from ..result import ToolResult
 from .base import Annotations, ToolContext, ToolSpec, describe
-from .common import StrictModel, clean_model, merge_provider
+from .common import NonBlank, StrictModel, clean_model, merge_provider
 from .saving import Delivered, StreamTarget, file_item, resolve_save
 
 TERMINAL = ("completed", "failed", "cancelled", "expired")
@@ -102,7 +102,7 @@ class _VideoOptions(StrictModel):
 
 
 class GenerateVideoInput(_VideoOptions):
-    prompt: str = Field(..., description="What should happen in the video")
+    prompt: NonBlank = Field(..., description="What should happen in the video")
     first_frame_image: str | None = Field(
         None, description="Image the video starts from (path, http(s) URL or data URL)"
     )
@@ -112,13 +112,6 @@ class GenerateVideoInput(_VideoOptions):
         max_length=MAX_REFERENCES,
         description="Reference images for subjects/style (models that support input_references)",
     )
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("prompt is required (non-blank)")
-        return v
 
     @field_validator("first_frame_image", "last_frame_image")
     @classmethod
@@ -138,7 +131,7 @@ class GenerateVideoFromImageInput(_VideoOptions):
     image: str = Field(
         ..., description="The first frame: local path (input sandbox), http(s) URL or data URL"
     )
-    prompt: str = Field(..., description="What should happen, starting from the image")
+    prompt: NonBlank = Field(..., description="What should happen, starting from the image")
     last_frame_image: str | None = Field(None, description="Optional image to end on")
 
     @field_validator("image")
@@ -147,13 +140,6 @@ class GenerateVideoFromImageInput(_VideoOptions):
         if not v.strip():
             raise ValueError("image is required (non-blank)")
         return v.strip()
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("prompt is required (non-blank)")
-        return v
 
     @field_validator("last_frame_image")
     @classmethod
