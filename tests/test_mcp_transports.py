@@ -118,6 +118,19 @@ def test_non_loopback_bind_is_refused(tmp_path):
     assert r.returncode == 2 and "--http" in r.stderr
 
 
+def test_a_taken_port_exits_1_with_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        r = run_cli(["--http", "--port", str(port)], server_env(tmp_path, OPENROUTER_OFFLINE="1"))
+    assert r.returncode == 1 and r.stdout == ""
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("or-magic-mcp: cannot serve on 127.0.0.1:") and str(port) in last
+
+
 def test_bind_checks_and_host_patterns():
     from or_magic.mcp._http import RemoteBindRefused, _host_patterns, check_bind, is_loopback
 

@@ -36,9 +36,15 @@ class JsonLinesHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             level = _OUR_LEVEL.get(record.levelno, "error" if record.levelno > 40 else "info")
-            ctx = {"logger": record.name}
+            ctx: dict[str, object] = {"logger": record.name}
             if record.exc_info and record.exc_info[0] is not None:
-                ctx["exception"] = record.exc_info[0].__name__
+                exc_type, exc, tb = record.exc_info
+                ctx["exception"] = exc_type.__name__
+                ctx["error"] = str(exc)[:500]
+                if logging.getLogger().isEnabledFor(logging.DEBUG):
+                    import traceback
+
+                    ctx["traceback"] = "".join(traceback.format_tb(tb, limit=8))[-2000:]
             log.log(level, record.getMessage(), **ctx)
         except Exception:  # pragma: no cover - logging must never raise
             pass
