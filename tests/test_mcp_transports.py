@@ -81,6 +81,22 @@ def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
     )
 
 
+def test_importing_the_package_does_not_import_the_sdk(tmp_path):
+    code = (
+        "import sys, or_magic, or_magic.mcp; "
+        "print(sorted(m for m in ('mcp', 'uvicorn', 'pydantic') if m in sys.modules))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=server_env(tmp_path),
+        cwd=str(REPO),
+        timeout=30,
+    )
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr
+
+
 def test_help_and_version(tmp_path):
     from or_magic._version import __version__
 
