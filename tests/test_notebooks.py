@@ -174,6 +174,11 @@ def execute_notebook(path: Path, ksm, work: Path, state: Path):
     try:
         client.execute(env=_kernel_env(work, state), cwd=str(work))
     finally:
+        # nbclient leaves a kernel it did not create running: shut it down here (no zombies).
+        if client.kc is not None:
+            client.kc.stop_channels()
+        if km.has_kernel:
+            km.shutdown_kernel(now=False)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         import nbformat
 
