@@ -169,16 +169,29 @@ def _run_until_idle(kc: Any, msg_id: str, on_msg: Any, timeout: float = 30) -> d
 
 
 def test_stop_button_and_interrupt_in_a_real_kernel(double: OpenRouterDouble, tmp_path: Path):
-    """A blocking cell: the Stop button (routed to a subshell) and a kernel interrupt both cancel."""
+    """A blocking cell: the in-kernel MCP server keeps serving, the Stop button (routed to a
+    subshell) cancels, and so does a kernel interrupt."""
     env = kernel_env(double, tmp_path)
     env.pop("OPENROUTER_API_KEY")
     env["OPENROUTER_API_KEY"] = ENV_KEY
     km, kc = _start_kernel(env, tmp_path)
     try:
-        kc.execute_interactive("%load_ext or_magic", timeout=60)
+        info: dict[str, str] = {}
+
+        def grab(m: Any) -> None:
+            text = m["content"].get("text", "") if m["msg_type"] == "stream" else ""
+            if text.startswith("MCP "):
+                info.update(zip(("url", "token"), text.split()[1:3], strict=True))
+
+        kc.execute_interactive(
+            "%load_ext or_magic\n%openrouter mcp start\nimport or_magic.mcp as _m\n"
+            "print('MCP', _m.current().url, _m.current().token)",
+            timeout=60,
+            output_hook=grab,
+        )
         double.inject(Fault("/chat/completions", delay_s=20, times=2))
         msg_id = kc.execute("%%openrouter image\nA very slow cat")
-        state: dict[str, Any] = {"button": None, "clicked": None, "outputs": []}
+        state: dict[str, Any] = {"button": None, "clicked": None, "outputs": [], "mcp": None}
 
         def on_msg(msg: Any) -> None:
             if msg is not None:
@@ -190,6 +203,28 @@ def test_stop_button_and_interrupt_in_a_real_kernel(double: OpenRouterDouble, tm
                     state["outputs"].append(msg)
             if state["button"] and state["clicked"] is None:
                 time.sleep(0.5)
+                # the in-kernel MCP server keeps serving while the cell blocks
+                import httpx
+
+                init = {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "initialize",
+                    "params": {
+                        "protocolVersion": "2025-06-18",
+                        "capabilities": {},
+                        "clientInfo": {"name": "test", "version": "1"},
+                    },
+                }
+                state["mcp"] = httpx.post(
+                    info["url"],
+                    json=init,
+                    headers={
+                        "Authorization": f"Bearer {info['token']}",
+                        "Accept": "application/json, text/event-stream",
+                    },
+                    timeout=5,
+                ).status_code
                 click = {"method": "custom", "content": {"event": "click"}}
                 kc.shell_channel.send(
                     kc.session.msg("comm_msg", {"comm_id": state["button"], "data": click})
@@ -198,6 +233,7 @@ def test_stop_button_and_interrupt_in_a_real_kernel(double: OpenRouterDouble, tm
 
         reply = _run_until_idle(kc, msg_id, on_msg)
         assert reply["status"] == "error" and reply["ename"] == "OpenRouterCancelled"
+        assert state["mcp"] == 200
         assert time.monotonic() - state["clicked"] < 5  # not the 20 s the request would take
         updates = [m for m in state["outputs"] if m["msg_type"] == "update_display_data"]
         assert any("stopped" in m["content"]["data"].get("text/plain", "") for m in updates)

@@ -41,11 +41,9 @@ class OpenRouterCellError(Exception):
         return (_rebuild, (type(self), self.code, self.message, self.suggestions))
 
     def _render_traceback_(self) -> list[str]:
-        lines = [
-            f"{_RED}{_BOLD}{type(self).__name__}{_RESET}: {_BOLD}[{self.code}]{_RESET} {self.message}"
-        ]
-        lines += [f"  {_DIM}→{_RESET} {s}" for s in self.suggestions]
-        return lines
+        red, bold, dim, reset = (_RED, _BOLD, _DIM, _RESET) if _colors() else ("", "", "", "")
+        head = f"{red}{bold}{type(self).__name__}{reset}: {bold}[{self.code}]{reset} {self.message}"
+        return [head] + [f"  {dim}→{reset} {s}" for s in self.suggestions]
 
     @classmethod
     def from_result(cls, result: Any) -> OpenRouterCellError:
@@ -56,6 +54,16 @@ class OpenRouterCellError(Exception):
             details=result.details,
             result=result,
         )
+
+
+def _colors() -> bool:
+    try:
+        from IPython import get_ipython
+
+        ip = get_ipython()
+        return ip is None or str(getattr(ip, "colors", "")).lower() not in ("nocolor", "none")
+    except Exception:  # pragma: no cover
+        return True
 
 
 def _rebuild(cls: type, code: str, message: str, suggestions: list[str]) -> OpenRouterCellError:
