@@ -1028,9 +1028,18 @@ class OpenRouterMagics(Magics):
         if opts.action == "status":
             h = self._mcp_handle
             if h is None:
+                try:
+                    from ..mcp import current
+
+                    h = current()
+                except Exception:
+                    h = None
+            if h is None or not getattr(h, "running", True):
                 print("MCP server: not running (start it with %openrouter mcp start).")
-            else:
-                print(f"MCP server: running at {h.url}")
+                return None
+            st = h.status() if hasattr(h, "status") else {}
+            extra = f" · {st.get('calls', 0)} calls, {st.get('errors', 0)} errors" if st else ""
+            print(f"MCP server: running at {h.url}{extra}")
             return None
         if opts.action == "stop":
             h, self._mcp_handle = self._mcp_handle, None
@@ -1207,16 +1216,19 @@ def _usage_bundle(rows: list[Any], total: Any) -> Any:
 
 
 def _mcp_bundle(handle: Any) -> Any:
-    token = getattr(handle, "token", None)
-    cfg: dict[str, Any] = {"mcpServers": {"or_magic": {"type": "http", "url": handle.url}}}
-    if token:
-        cfg["mcpServers"]["or_magic"]["headers"] = {"Authorization": f"Bearer {token}"}
     import json
 
+    if hasattr(handle, "client_config"):
+        cfg = handle.client_config()
+    else:  # pragma: no cover - older handle
+        cfg = {"mcpServers": {"or-magic": {"type": "http", "url": handle.url}}}
+        if getattr(handle, "token", None):
+            cfg["mcpServers"]["or-magic"]["headers"] = {"Authorization": f"Bearer {handle.token}"}
     text = json.dumps(cfg, indent=2)
     md = (
         f"MCP server running at `{handle.url}` (stop with `%openrouter mcp stop`).\n\n"
-        "Client configuration:\n\n```json\n" + text + "\n```"
+        "Client configuration (contains the server's bearer token; it is not your OpenRouter "
+        "key):\n\n```json\n" + text + "\n```"
     )
     return (
         {"text/markdown": md, "text/plain": f"MCP server running at {handle.url}\n{text}"},
