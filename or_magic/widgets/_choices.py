@@ -7,9 +7,8 @@ capabilities, both through the core's context (its client), never HTTP from here
 
 from __future__ import annotations
 
-import types
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 # Used only when a tool family is not registered (so its tab still shows sensible choices).
 FALLBACKS: dict[tuple[str, str], tuple[str, ...]] = {
@@ -49,19 +48,15 @@ DEFAULT_AUDIO_VOICES = ("alloy", "echo", "fable", "onyx", "nova", "shimmer")
 
 
 def _literals(tp: Any) -> list[Any]:
-    origin = get_origin(tp)
-    if origin is Literal:
+    """Every ``Literal`` value inside an annotation (``Literal[...] | None``, ``list[Literal]``)."""
+    if get_origin(tp) is Literal:
         return list(get_args(tp))
-    if origin in (Union, types.UnionType, list, tuple, Sequence) or (
-        origin is not None and get_args(tp)
-    ):
-        out: list[Any] = []
-        for arg in get_args(tp):
-            for v in _literals(arg):
-                if v not in out:
-                    out.append(v)
-        return out
-    return []
+    out: list[Any] = []
+    for arg in get_args(tp):
+        for v in _literals(arg):
+            if v not in out:
+                out.append(v)
+    return out
 
 
 def input_model(tool: str) -> Any | None:
