@@ -827,3 +827,17 @@ async def test_cancelling_a_video_job_stops_the_handler_and_leaves_it_resumable(
         (job,) = get_job_store(get_settings()).list(kind="video")
         r = await c.call_tool("get_video_status", {"video_id": job.id})
         assert r.is_error is False and meta_of(r)["code"] == "JOB_STILL_RUNNING", text_of(r)
+
+
+async def test_a_crash_outside_the_core_is_still_a_coded_result(monkeypatch):
+    from or_magic.mcp import _server
+
+    monkeypatch.setenv("OPENROUTER_OFFLINE", "1")
+
+    async def boom(self, name, args, on_progress):
+        raise RuntimeError("adapter bug")
+
+    monkeypatch.setattr(_server.OrMagicServer, "run_tool", boom)
+    async with Client(build(), mode="legacy") as c:
+        r = await c.call_tool("health_check", {})
+    assert r.is_error and meta_of(r)["code"] == "INTERNAL" and "RuntimeError" in text_of(r)

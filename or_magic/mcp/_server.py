@@ -150,6 +150,15 @@ class OrMagicServer(Server):
                 elapsed_ms=round((time.monotonic() - rec.started) * 1000, 1),
             )
             raise
+        except Exception as exc:  # call_tool never raises for a tool failure; belt and braces
+            from or_magic.errors import ErrorCode, ToolError
+            from or_magic.result import ToolResult
+
+            log.error("mcp.call.crashed", tool=name, error=type(exc).__name__)
+            result = ToolResult.from_error(
+                name,
+                ToolError(ErrorCode.INTERNAL, f"{name} failed unexpectedly ({type(exc).__name__})"),
+            )
         finally:
             self.stats.inflight.pop(key, None)
         if result.is_error:
