@@ -23,7 +23,9 @@ def _print_result(title: str, result: Any) -> None:
     for m in result.media:
         where = m.path or "inline"
         print(f"  media: {m.kind} {m.mime} {m.size_bytes} bytes ({where})")
-    meta = {k: result.meta[k] for k in ("model", "usage", "cost_usd", "latency_ms") if k in result.meta}
+    meta = {
+        k: result.meta[k] for k in ("model", "usage", "cost_usd", "latency_ms") if k in result.meta
+    }
     if meta:
         print("  meta:", json.dumps(meta, default=str))
     if result.is_error and result.suggestions:
@@ -35,7 +37,11 @@ def demo() -> int:
     from .tools.api import call_tool_sync, list_tools
 
     settings = get_settings()
-    mode = "OFFLINE (no OPENROUTER_API_KEY: the built-in OpenRouter double answers)" if settings.offline else f"LIVE ({settings.base_url})"
+    mode = (
+        "OFFLINE (no OPENROUTER_API_KEY: the built-in OpenRouter double answers)"
+        if settings.offline
+        else f"LIVE ({settings.base_url})"
+    )
     print(f"or_magic {__version__} — {mode}")
     names = [t.name for t in list_tools()]
     print(f"{len(names)} tools: {', '.join(names)}")
@@ -43,7 +49,10 @@ def demo() -> int:
     _print_result("health_check", call_tool_sync("health_check", {}))
     _print_result(
         "chat_completion",
-        call_tool_sync("chat_completion", {"prompt": "Say hello to a data scientist in one sentence.", "max_tokens": 80}),
+        call_tool_sync(
+            "chat_completion",
+            {"prompt": "Say hello to a data scientist in one sentence.", "max_tokens": 80},
+        ),
     )
     _print_result(
         "search_models (image generators)",
@@ -53,7 +62,14 @@ def demo() -> int:
         "rerank_documents",
         call_tool_sync(
             "rerank_documents",
-            {"query": "ocean tides", "documents": ["The moon pulls the oceans.", "Cats sleep all day.", "Tides rise twice a day."]},
+            {
+                "query": "ocean tides",
+                "documents": [
+                    "The moon pulls the oceans.",
+                    "Cats sleep all day.",
+                    "Tides rise twice a day.",
+                ],
+            },
         ),
     )
     bad = call_tool_sync("chat_completion", {"messages": []})
@@ -61,15 +77,27 @@ def demo() -> int:
     if "generate_image" in names:
         _print_result(
             "generate_image",
-            call_tool_sync("generate_image", {"prompt": "a red fox in snow, watercolour", "aspect_ratio": "16:9", "save_path": "or_magic_demo/fox.png"}),
+            call_tool_sync(
+                "generate_image",
+                {
+                    "prompt": "a red fox in snow, watercolour",
+                    "aspect_ratio": "16:9",
+                    "save_path": "or_magic_demo/fox.png",
+                },
+            ),
         )
     if "text_to_speech" in names:
         _print_result(
             "text_to_speech",
-            call_tool_sync("text_to_speech", {"input": "Hello from or magic.", "save_path": "or_magic_demo/hello.mp3"}),
+            call_tool_sync(
+                "text_to_speech",
+                {"input": "Hello from or magic.", "save_path": "or_magic_demo/hello.mp3"},
+            ),
         )
     if settings.offline:
-        print("\nTo go live: export OPENROUTER_API_KEY=sk-or-v1-... (https://openrouter.ai/settings/keys) and run again.")
+        print(
+            "\nTo go live: export OPENROUTER_API_KEY=sk-or-v1-... (https://openrouter.ai/settings/keys) and run again."
+        )
     return 0 if not bad.is_error or bad.code == "INVALID_INPUT" else 1
 
 
@@ -79,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd")
     sub.add_parser("demo", help="call a few tools and print the results (default)")
     sub.add_parser("tools", help="list the tools")
-    c = sub.add_parser("call", help="call one tool: python -m or_magic call chat_completion '{\"prompt\":\"hi\"}'")
+    c = sub.add_parser(
+        "call", help='call one tool: python -m or_magic call chat_completion \'{"prompt":"hi"}\''
+    )
     c.add_argument("name")
     c.add_argument("arguments", nargs="?", default="{}")
     args = p.parse_args(argv)

@@ -17,6 +17,20 @@ _LEVELS = {"debug": 10, "info": 20, "warn": 30, "error": 40}
 _stream: TextIO | None = None  # tests may redirect
 
 
+def set_stream(stream: TextIO | None) -> TextIO | None:
+    """Send log lines to ``stream`` (``None`` = stderr); returns the previous one.
+
+    A notebook front-end uses this to keep audit lines out of cell outputs.
+    """
+    global _stream
+    previous, _stream = _stream, stream
+    return previous
+
+
+def get_stream() -> TextIO | None:
+    return _stream
+
+
 def _threshold() -> int:
     from .config import get_settings
 

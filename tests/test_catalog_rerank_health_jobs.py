@@ -284,3 +284,8 @@ async def test_priced_per_image_models_are_not_free(double):
         if any(str(v) not in ("0", "0.0") for v in (m.get("pricing") or {}).values())
     }
     assert not priced & {m["id"] for m in r.data["results"] if not m["id"].endswith(":free")}
+
+
+async def test_video_models_are_never_listed_as_free(double):
+    r = await call_tool("search_models", {"free_only": True, "limit": 50})
+    assert not any("video" in m["architecture"]["output_modalities"] for m in r.data["results"])

@@ -373,3 +373,16 @@ def test_unwritable_directory_is_a_tool_error(tmp_path: Path) -> None:
 )
 def test_with_extension(path: str, ext: str, expected: str) -> None:
     assert with_extension(path, ext) == Path(expected)
+
+
+def test_missing_input_root_reports_not_found_not_a_symlink(tmp_path):
+    from or_magic.config import load_settings
+    from or_magic.safety.paths import resolve_input_path
+
+    settings = load_settings({"OPENROUTER_OUTPUT_DIR": str(tmp_path / "not-yet")})
+    with pytest.raises(ToolError) as ei:
+        resolve_input_path("photo.png", settings)
+    assert ei.value.code.value == "INVALID_INPUT" and "does not exist" in ei.value.message
+    with pytest.raises(ToolError) as ei:
+        resolve_input_path("../outside.png", settings)
+    assert ei.value.code.value == "UNSAFE_PATH"

@@ -72,8 +72,8 @@ class _LogFile:
 def _route_logs() -> None:
     from .. import log
 
-    if log._stream is None:  # respect a redirect someone else set up (tests)
-        log._stream = _LogFile()  # type: ignore[assignment]
+    if log.get_stream() is None:  # respect a redirect someone else set up (tests)
+        log.set_stream(_LogFile())  # type: ignore[arg-type]
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -82,8 +82,8 @@ def unload_ipython_extension(ipython: Any) -> None:
     inst = mm.registry.pop("OpenRouterMagics", None)
     from .. import log
 
-    if isinstance(log._stream, _LogFile):
-        log._stream = None
+    if isinstance(log.get_stream(), _LogFile):
+        log.set_stream(None)
     for kind in ("line", "cell"):
         mm.magics[kind].pop("openrouter", None)
     if inst is not None:

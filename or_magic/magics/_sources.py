@@ -80,15 +80,15 @@ def to_source(word: str, ns: Any, *, default_kind: str = "image") -> Source:
     handle = register_object(value, kind_hint=hint)  # an object:// handle every tool accepts
     kind, mime = default_kind, None
     try:
-        from ..media.sources import _lookup
+        from ..media.sources import peek
 
-        held = _lookup(handle).value
+        held = peek(handle)
         if isinstance(held, ObjectRef):
             kind, mime = kind_of_string(held.value, held.media_kind or default_kind)
             kind = held.media_kind or kind
         else:
             mime = held.mime
             kind = _kind_of_mime(mime) or default_kind
-    except Exception:  # pragma: no cover - registry internals changed: trust the hint
+    except Exception:  # pragma: no cover - an expired handle: trust the hint
         pass
     return Source(label=word, value=handle, kind=kind, mime=mime, from_object=True)

@@ -163,6 +163,14 @@ def release(handle: str) -> bool:
     return True
 
 
+def peek(handle: str) -> Any:
+    """What a handle holds (a ``Blob`` or an ``ObjectRef``), without consuming it.
+
+    Front-ends use it to label inputs (kind, mime) before the tool runs.
+    """
+    return _lookup(handle).value
+
+
 def registered_count() -> int:
     with _lock:
         return len(_objects)

@@ -101,6 +101,13 @@ def resolve_input_path(path: PathArg, settings: Settings, *, label: str = "path"
     else:
         root_real = _root_real(settings.input_root)
         candidate = s if os.path.isabs(s) else os.path.join(root_real, s)
+        if not os.path.isdir(root_real) and is_within(os.path.abspath(candidate), root_real):
+            # Nothing can exist under a missing root; say so instead of blaming a symlink.
+            raise ToolError(
+                ErrorCode.INVALID_INPUT,
+                f"file not found: {_shown(s)} (the input root {root_real} does not exist)",
+                details={"path": _shown(s), "root": root_real, "reason": "missing_root"},
+            )
         real = os.path.realpath(candidate)
         anc_real = os.path.realpath(_first_existing_ancestor(os.path.abspath(candidate)))
         if not (is_within(real, root_real) and is_within(anc_real, root_real)):

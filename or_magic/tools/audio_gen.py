@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import re
 from typing import Any, Literal
 
@@ -259,43 +260,43 @@ async def generate_audio(args: GenerateAudioInput, ctx: ToolContext) -> ToolResu
     usage = None
     served = None
     gen_id = None
-    async for event in ctx.client.stream_sse(
-        "/chat/completions", body, context="generate_audio (stream)"
-    ):
-        if "__full_response__" in event:  # a server that ignored stream: true
-            full = event["__full_response__"]
-            choice = (full.get("choices") or [{}])[0] if isinstance(full, dict) else {}
-            msg = choice.get("message") or {}
-            audio = msg.get("audio") if isinstance(msg.get("audio"), dict) else {}
-            if isinstance(audio.get("data"), str):
-                decoder.feed(audio["data"])
-            if isinstance(audio.get("transcript"), str):
-                transcript.append(audio["transcript"])
-            if isinstance(msg.get("content"), str):
-                text.append(msg["content"])
-            finish = choice.get("finish_reason")
-            usage = full.get("usage")
-            served, gen_id = full.get("model"), full.get("id")
-            continue
-        served = event.get("model") or served
-        gen_id = event.get("id") or gen_id
-        if isinstance(event.get("usage"), dict):
-            usage = event["usage"]
-        for choice in event.get("choices") or []:
-            if not isinstance(choice, dict):
-                continue
-            delta = choice.get("delta") or {}
-            audio = delta.get("audio") if isinstance(delta.get("audio"), dict) else None
-            if audio is not None:
+    events = ctx.client.stream_sse("/chat/completions", body, context="generate_audio (stream)")
+    async with contextlib.aclosing(events):
+        async for event in events:
+            if "__full_response__" in event:  # a server that ignored stream: true
+                full = event["__full_response__"]
+                choice = (full.get("choices") or [{}])[0] if isinstance(full, dict) else {}
+                msg = choice.get("message") or {}
+                audio = msg.get("audio") if isinstance(msg.get("audio"), dict) else {}
                 if isinstance(audio.get("data"), str):
                     decoder.feed(audio["data"])
                 if isinstance(audio.get("transcript"), str):
                     transcript.append(audio["transcript"])
-            if isinstance(delta.get("content"), str) and delta["content"]:
-                text.append(delta["content"])
-                await ctx.text(delta["content"])
-            if choice.get("finish_reason"):
-                finish = choice["finish_reason"]
+                if isinstance(msg.get("content"), str):
+                    text.append(msg["content"])
+                finish = choice.get("finish_reason")
+                usage = full.get("usage")
+                served, gen_id = full.get("model"), full.get("id")
+                continue
+            served = event.get("model") or served
+            gen_id = event.get("id") or gen_id
+            if isinstance(event.get("usage"), dict):
+                usage = event["usage"]
+            for choice in event.get("choices") or []:
+                if not isinstance(choice, dict):
+                    continue
+                delta = choice.get("delta") or {}
+                audio = delta.get("audio") if isinstance(delta.get("audio"), dict) else None
+                if audio is not None:
+                    if isinstance(audio.get("data"), str):
+                        decoder.feed(audio["data"])
+                    if isinstance(audio.get("transcript"), str):
+                        transcript.append(audio["transcript"])
+                if isinstance(delta.get("content"), str) and delta["content"]:
+                    text.append(delta["content"])
+                    await ctx.text(delta["content"])
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
     raw = decoder.close()
     said = "".join(transcript).strip()
     plain = "".join(text).strip()

@@ -166,6 +166,9 @@ def is_free(model: dict[str, Any]) -> bool:
     """``:free`` variants, or every listed price is zero (per token, per image, per request…)."""
     if model.get("id", "").endswith(":free"):
         return True
+    _, outs = modalities(model)
+    if "video" in outs:  # billed per video second (pricing_skus), whatever the token prices say
+        return False
     p = model.get("pricing") if isinstance(model.get("pricing"), dict) else {}
     nums = []
     for v in p.values():

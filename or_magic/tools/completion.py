@@ -6,6 +6,7 @@ refusal, content-filter and tool-call rules are the same everywhere.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -221,14 +222,16 @@ async def run_completion(
         acc.c.headers = h
 
     try:
-        async for event in client.stream_sse(
+        events = client.stream_sse(
             "/chat/completions",
             {**body, "stream": True},
             headers=headers,
             context=context,
             on_headers=_grab,
-        ):
-            await acc.feed(event)
+        )
+        async with contextlib.aclosing(events):  # close the HTTP stream now, not at loop teardown
+            async for event in events:
+                await acc.feed(event)
     except ToolError as err:
         if acc.partial_text:
             err.details = {**(err.details or {}), "partial_text": preview(acc.partial_text, 500)}
