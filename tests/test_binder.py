@@ -135,6 +135,7 @@ def test_binder_recipe_runs_quickstart(tmp_path: Path) -> None:
         JUPYTER_DATA_DIR=str(home / "jupyter-data"),
         JUPYTER_RUNTIME_DIR=str(home / "jupyter-runtime"),
         JUPYTER_PLATFORM_DIRS="1",
+        OPENROUTER_VIDEO_POLL_INTERVAL_MS="1000",  # the offline video is ready after two polls
     )
 
     _run(

@@ -131,6 +131,9 @@ def _kernel_env(work: Path, state: Path) -> dict[str, str]:
         MPLCONFIGDIR=str(state / "mpl"),
         MPLBACKEND="module://matplotlib_inline.backend_inline",
         PYTHONDONTWRITEBYTECODE="1",
+        # The offline double finishes a video after two polls; the live default interval (15 s)
+        # would only make CI wait.
+        OPENROUTER_VIDEO_POLL_INTERVAL_MS="1000",
     )
     return env
 
