@@ -272,6 +272,8 @@ def _check_dashboard(nb, work: Path) -> None:
     assert _mime_count(nb, "application/vnd.jupyter.widget-view+json") >= 1
     state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
     assert state.get("state"), "widget state was saved by nbclient"
+    m = re.search(r"(\d+) models loaded; image tab default: (\S+)", _all_text(nb))
+    assert m and int(m.group(1)) > 0 and m.group(2) != "None", "the model pickers were filled"
 
 
 CHECKS: dict[str, Callable] = {
