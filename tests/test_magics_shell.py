@@ -521,3 +521,11 @@ def test_each_magic_runs_a_batch(ip):
     sent = sorted(r.json["messages"][-1]["content"] for r in chat_requests())
     assert sent == [f"One fact about {x}" for x in ("apples", "pears", "plums")]
     assert "| # | input | result |" in final_outputs(cap)[-1]["data"]["text/markdown"]
+
+
+def test_magic_choices_are_the_tools_choices():
+    from or_magic.magics import _parsing as P
+    from or_magic.tools import enums
+
+    assert P.ASPECTS == enums.ASPECT_RATIOS and len(P.ASPECTS) == 14
+    assert P.SIZES == enums.IMAGE_SIZES

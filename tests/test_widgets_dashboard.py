@@ -588,11 +588,11 @@ def test_run_without_a_loop_uses_a_background_loop(double):
 
 
 def test_allowed_values_come_from_the_tool_models():
-    from or_magic.tools import analyze, audio_gen, image_gen
+    from or_magic.tools import analyze, audio_gen, enums
     from or_magic.widgets import _choices as C
 
-    assert C.allowed_values("generate_image", "aspect_ratio") == image_gen.ASPECT_RATIOS
-    assert C.allowed_values("generate_image", "image_size") == image_gen.IMAGE_SIZES
+    assert C.allowed_values("generate_image", "aspect_ratio") == enums.ASPECT_RATIOS
+    assert C.allowed_values("generate_image", "image_size") == enums.IMAGE_SIZES
     assert C.allowed_values("generate_audio", "format") == audio_gen.AUDIO_FORMATS
     assert C.allowed_values("text_to_speech", "response_format") == audio_gen.TTS_FORMATS
     assert C.allowed_values("speech_to_text", "response_format") == analyze.STT_RESPONSE_FORMATS

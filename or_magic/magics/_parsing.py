@@ -8,24 +8,11 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
+from ..tools.enums import ASPECT_RATIOS, IMAGE_SIZES
+
 FORMATS = ("markdown", "md", "text", "json", "html", "code")
-ASPECTS = (
-    "1:1",
-    "2:3",
-    "3:2",
-    "3:4",
-    "4:3",
-    "4:5",
-    "5:4",
-    "9:16",
-    "16:9",
-    "21:9",
-    "1:4",
-    "4:1",
-    "1:8",
-    "8:1",
-)
-SIZES = ("0.5K", "1K", "2K", "4K")
+ASPECTS = ASPECT_RATIOS
+SIZES = IMAGE_SIZES
 
 CELL_MODES = ("chat", "analyze", "image", "audio", "speech", "video")
 LINE_COMMANDS = (

@@ -33,28 +33,9 @@ from .common import (
     resolve_max_tokens,
     usage_meta,
 )
+from .enums import ASPECT_RATIOS
 from .saving import Delivered, deliver_bytes, numbered, resolve_save
 
-ASPECT_RATIOS = (
-    "1:1",
-    "2:3",
-    "3:2",
-    "3:4",
-    "4:3",
-    "4:5",
-    "5:4",
-    "9:16",
-    "16:9",
-    "21:9",
-    "1:4",
-    "4:1",
-    "1:8",
-    "8:1",
-)
-IMAGE_SIZES = ("0.5K", "1K", "2K", "4K")
-DEDICATED_RESOLUTIONS = ("512", "0.5K", "1K", "2K", "4K")
-QUALITIES = ("auto", "low", "medium", "high")
-OUTPUT_FORMATS = ("png", "jpeg", "webp", "svg")
 MAX_REFERENCES = 20
 # Generated images arrive as base64 in JSON; a 4K PNG is tens of MB at most.
 GENERATED_IMAGE_MAX = 64 * 1024 * 1024
