@@ -529,3 +529,10 @@ def test_magic_choices_are_the_tools_choices():
 
     assert P.ASPECTS == enums.ASPECT_RATIOS and len(P.ASPECTS) == 14
     assert P.SIZES == enums.IMAGE_SIZES
+
+
+def test_dashboard_line_magic_returns_the_dashboard(ip):
+    from or_magic.widgets.dashboard import Dashboard
+
+    d = ip.run_line_magic("openrouter", "dashboard")
+    assert isinstance(d, Dashboard)

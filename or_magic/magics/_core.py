@@ -858,6 +858,12 @@ class OpenRouterMagics(Magics):
             rich=self._rich(),
         )
 
+    def _line_dashboard(self, words: list[str]) -> Any:
+        """The ipywidgets dashboard over the same tools (one line of text outside Jupyter)."""
+        from ..widgets.dashboard import Dashboard
+
+        return Dashboard()
+
     def _line_usage(self, words: list[str]) -> Any:
         from .. import usage
 

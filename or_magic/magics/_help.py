@@ -34,7 +34,7 @@ What is in these?
 **Line commands**:
 `%openrouter models [QUERY] [--vision --audio --video --image-out --audio-out --video-out --free]`,
 `info MODEL`, `health`, `usage [reset]`, `jobs`, `wait [ID]`, `cancel [ID]`, `status VIDEO_ID [--save PATH]`,
-`reset [NAME|--all]`, `history [NAME]`, `key [--clear]`, `config`, `mcp start|stop|status [--port N]`, `help`.
+`reset [NAME|--all]`, `history [NAME]`, `key [--clear]`, `config`, `mcp start|stop|status [--port N]`, `dashboard`, `help`.
 
 **Interpolation**: only `{{name}}`, `{{obj.attr}}`, `{{seq[0]}}`, `{{d['k']}}` (unknown names stay as
 written; `--raw` sends the cell verbatim). Single braces are never touched.

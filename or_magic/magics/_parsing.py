@@ -30,6 +30,7 @@ LINE_COMMANDS = (
     "help",
     "mcp",
     "history",
+    "dashboard",
 )
 
 
