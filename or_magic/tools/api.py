@@ -73,7 +73,7 @@ async def call_tool(
     spec = get_tool(name) if isinstance(name, str) else None
     if spec is None:
         known = ", ".join(sorted(all_tools()))
-        return ToolResult.from_error(
+        unknown = ToolResult.from_error(
             str(name),
             ToolError(
                 ErrorCode.INVALID_INPUT,
@@ -82,6 +82,12 @@ async def call_tool(
                 suggestions=[f"Known tools: {known}"],
             ),
         )
+        try:
+            if get_settings().offline:
+                unknown.meta["offline"] = True
+        except ConfigError:
+            pass
+        return unknown
     try:
         settings = get_settings()
     except ConfigError as exc:
