@@ -822,6 +822,6 @@ def env_table_markdown() -> str:
             shown = f"{d} ({d // MiB} MiB)"
         else:
             shown = "" if d is None else str(d).lower() if isinstance(d, bool) else str(d)
-        name = v.name + "".join(f" / `{a}`" for a in v.aliases)
-        rows.append(f"| `{name}` | {shown or '—'} | {v.doc} |")
+        name = " / ".join(f"`{n}`" for n in (v.name, *v.aliases))
+        rows.append(f"| {name} | {shown or '—'} | {v.doc} |")
     return "\n".join(rows)

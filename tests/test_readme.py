@@ -1,0 +1,46 @@
+"""The README stays true: its commands are what CI runs, its tables come from the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def _bash_blocks() -> list[str]:
+    return re.findall(r"```bash\n(.*?)```", README, re.DOTALL)
+
+
+def test_the_two_commands_and_ci_runs_the_test_command():
+    commands = [b.strip() for b in _bash_blocks()[:2]]
+    assert commands[0].endswith("python -m or_magic demo")
+    assert commands[1].endswith("python -m pytest")
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert commands[1] in ci
+
+
+def test_env_table_is_generated_from_the_settings():
+    from or_magic.config import ENV_VARS, env_table_markdown
+
+    assert env_table_markdown() in README
+    for v in ENV_VARS:
+        assert f"`{v.name}`" in README
+
+
+def test_every_tool_and_error_code_is_documented():
+    from or_magic.errors import ALL_CODES
+    from or_magic.tools.registry import all_tools
+
+    for name in all_tools():
+        assert f"`{name}`" in README, name
+    for code in ALL_CODES:
+        assert f"`{code}`" in README, code
+
+
+def test_cheat_sheet_matches_the_magics_help():
+    from or_magic.magics._help import CHEAT_SHEET
+
+    body = CHEAT_SHEET.split("\n", 2)[2]  # drop the heading line
+    assert body.strip() in README
