@@ -611,6 +611,8 @@ class Settings:
     mcp_token: Secret | None = None
     # Set by the front-ends (never from the environment): where the offline double listens.
     offline_base_url: str | None = field(default=None, compare=False)
+    # Fields whose value came from the environment (not a default), e.g. to pick offline defaults.
+    explicit: frozenset[str] = field(default=frozenset(), compare=False)
 
     # ---- derived values --------------------------------------------------------------------
     @property
@@ -768,7 +770,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if _KEY_OVERRIDE is not None:
         values["api_key"] = _KEY_OVERRIDE
     valid = {f.name for f in fields(Settings)}
-    return Settings(**{k: v for k, v in values.items() if k in valid})
+    kept = {k: v for k, v in values.items() if k in valid}
+    return Settings(**kept, explicit=frozenset(kept))
 
 
 # ---- process-wide cache and runtime overrides ----------------------------------------------------

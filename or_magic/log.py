@@ -40,6 +40,41 @@ def _threshold() -> int:
         return 20
 
 
+class StateFileStream:
+    """Log lines appended to ``<state dir>/or_magic.log``: where logs go inside a notebook, so
+    audit lines never show up as red stderr blocks in cells. Opened per line (there are few)."""
+
+    def write(self, text: str) -> int:
+        try:
+            from .config import get_settings
+
+            path = get_settings().state_root / "or_magic.log"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(text)
+        except Exception:  # logging must never break a cell
+            pass
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+_STATE_FILE = StateFileStream()
+
+
+def _in_jupyter_kernel() -> bool:
+    mod = sys.modules.get("IPython.core.getipython")
+    if mod is None:
+        return False
+    ip = mod.get_ipython()
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+
+
+def _default_stream() -> Any:
+    return _STATE_FILE if _in_jupyter_kernel() else sys.stderr
+
+
 def _emit(level: str, msg: str, ctx: dict[str, Any] | None) -> None:
     record: dict[str, Any] = {"ts": round(time.time(), 3), "level": level, "msg": msg}
     if ctx:
@@ -54,7 +89,7 @@ def _emit(level: str, msg: str, ctx: dict[str, Any] | None) -> None:
         line = json.dumps(
             {"ts": record["ts"], "level": level, "msg": msg, "ctx": {"note": "unserializable"}}
         )
-    stream = _stream or sys.stderr
+    stream = _stream or _default_stream()
     try:
         stream.write(redact(line) + "\n")
         stream.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import shutil
 import threading
 from pathlib import Path
@@ -509,6 +510,18 @@ def test_mcp_start_status_stop(ip):
     assert "not running" in cap.stdout
 
 
+def test_mcp_start_never_prints_a_persistent_token(ip, monkeypatch):
+    secret = "persistent-token-" + "x" * 24
+    monkeypatch.setenv("OR_MAGIC_MCP_TOKEN", secret)
+    cap, res = run(ip, "%openrouter mcp start --port 0")
+    try:
+        assert res.error_in_exec is None, res.error_in_exec
+        shown = json.dumps([o.data for o in cap.outputs]) + cap.stdout + cap.stderr
+        assert secret not in shown and "$OR_MAGIC_MCP_TOKEN" in shown
+    finally:
+        run(ip, "%openrouter mcp stop")
+
+
 # ---- batch ------------------------------------------------------------------------------------------
 
 
@@ -536,3 +549,10 @@ def test_dashboard_line_magic_returns_the_dashboard(ip):
 
     d = ip.run_line_magic("openrouter", "dashboard")
     assert isinstance(d, Dashboard)
+
+
+def test_line_commands_interpolate_double_braces(ip):
+    ip.user_ns["t_model"] = "openai/gpt-4o"
+    cap, res = run(ip, "%openrouter info {{t_model}}")
+    assert res.error_in_exec is None, res.error_in_exec
+    assert "openai/gpt-4o" in json.dumps([o.data for o in cap.outputs])

@@ -462,3 +462,15 @@ async def test_video_inline_ceiling(big, out, monkeypatch):
     monkeypatch.setenv("OPENROUTER_VIDEO_INLINE_MAX_BYTES", "0")
     r = await call_tool("generate_video", {"prompt": "x", "save_path": "s.mp4", **FAST})
     assert r.ok and r.media[0].data is None and r.media[0].path == str(out / "s.mp4")
+
+
+async def test_offline_videos_do_not_wait_the_live_poll_interval(monkeypatch):
+    import time
+
+    from or_magic.tools.api import call_tool
+
+    monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+    t = time.monotonic()
+    r = await call_tool("generate_video", {"prompt": "a fox running", "duration": 4})
+    assert r.ok and r.offline, r.text
+    assert time.monotonic() - t < 5  # the live default would poll every 15 s

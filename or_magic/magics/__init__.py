@@ -49,31 +49,11 @@ def load_ipython_extension(ipython: Any) -> None:
     _route_logs()
 
 
-class _LogFile:
-    """Where the core's JSON log lines go in a notebook or terminal session: a file in the state
-    directory (``<state>/or_magic.log``), not the cell's stderr. Opened per line (few lines)."""
-
-    def write(self, text: str) -> int:
-        try:
-            from ..config import get_settings
-
-            path = get_settings().state_root / "or_magic.log"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a", encoding="utf-8") as f:
-                f.write(text)
-        except Exception:  # logging must never break a cell
-            pass
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-
 def _route_logs() -> None:
     from .. import log
 
     if log.get_stream() is None:  # respect a redirect someone else set up (tests)
-        log.set_stream(_LogFile())  # type: ignore[arg-type]
+        log.set_stream(log.StateFileStream())  # type: ignore[arg-type]
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -82,7 +62,7 @@ def unload_ipython_extension(ipython: Any) -> None:
     inst = mm.registry.pop("OpenRouterMagics", None)
     from .. import log
 
-    if isinstance(log.get_stream(), _LogFile):
+    if isinstance(log.get_stream(), log.StateFileStream):
         log.set_stream(None)
     for kind in ("line", "cell"):
         mm.magics[kind].pop("openrouter", None)

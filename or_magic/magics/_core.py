@@ -422,6 +422,10 @@ class OpenRouterMagics(Magics):
                 return self._help()
             cmd = words.pop(0)
             if cmd in P.LINE_COMMANDS:
+                if self.interpolate and cmd != "key":  # `status {{video_id}}` reads a variable
+                    from ._interp import interpolate
+
+                    words = [interpolate(w, self.shell.user_ns)[0] for w in words]
                 return getattr(self, f"_line_{cmd}")(words)
             if cmd in P.CELL_MODES:
                 raise UsageError(
@@ -852,7 +856,7 @@ class OpenRouterMagics(Magics):
         raw = self._quick("health_check", {})
         text = raw.text
         badge = " **`offline`**" if (raw.data or {}).get("offline") or raw.offline else ""
-        md = "```text\n" + text + "\n```" + badge
+        md = "```text\n" + text + "\n```\n" + (f"\n{badge.strip()}" if badge else "")
         show_bundles(
             [({"text/markdown": md, "text/plain": text}, {"or_magic": {"tool": "health_check"}})],
             rich=self._rich(),
@@ -1231,10 +1235,22 @@ def _mcp_bundle(handle: Any) -> Any:
         if getattr(handle, "token", None):
             cfg["mcpServers"]["or-magic"]["headers"] = {"Authorization": f"Bearer {handle.token}"}
     text = json.dumps(cfg, indent=2)
+    from ..config import get_settings
+
+    persistent = get_settings().mcp_token
+    token = getattr(handle, "token", None)
+    if token and persistent is not None and persistent.get() == token:
+        # A token from OR_MAGIC_MCP_TOKEN outlives this kernel: never write it into the notebook.
+        text = text.replace(token, "$OR_MAGIC_MCP_TOKEN")
+        note = "the bearer token is the value of `OR_MAGIC_MCP_TOKEN`"
+    else:
+        note = (
+            "contains this kernel's one-off bearer token, valid only while this kernel runs; "
+            "it is not your OpenRouter key"
+        )
     md = (
         f"MCP server running at `{handle.url}` (stop with `%openrouter mcp stop`).\n\n"
-        "Client configuration (contains the server's bearer token; it is not your OpenRouter "
-        "key):\n\n```json\n" + text + "\n```"
+        f"Client configuration ({note}):\n\n```json\n" + text + "\n```"
     )
     return (
         {"text/markdown": md, "text/plain": f"MCP server running at {handle.url}\n{text}"},

@@ -108,8 +108,7 @@ def player(item: MediaItem) -> W.Widget:
         return w
     fmt = _subtype(item.mime)
     if item.kind == "image":
-        w = W.Image(value=data, format=fmt)
-        w.layout.max_width = "100%"
+        w = W.Image(value=data, format=fmt, layout=W.Layout(max_width="100%", max_height="480px"))
         w.add_class("or-magic-image")
     elif item.kind == "audio":
         w = W.Audio(value=data, format=fmt, autoplay=False, loop=False, controls=True)
