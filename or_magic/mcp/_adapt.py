@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import mcp.types as types
 
+from or_magic.tools.saving import inline_ceiling
+
 if TYPE_CHECKING:  # pragma: no cover
     from or_magic.config import Settings
     from or_magic.result import MediaItem, ToolResult
@@ -96,16 +98,6 @@ def to_call_result(
     return types.CallToolResult(content=content, is_error=False, _meta=jsonable(meta), **kwargs)
 
 
-def _ceiling(kind: str, settings: Settings) -> int:
-    if kind == "image":
-        return settings.image_inline_ceiling
-    if kind == "audio":
-        return settings.audio_inline_ceiling
-    if kind == "video":
-        return settings.video_inline_max_bytes
-    return min(settings.image_inline_ceiling, settings.audio_inline_ceiling)
-
-
 def _media_blocks(
     items: list[MediaItem], settings: Settings
 ) -> tuple[list[Any], list[str], list[str]]:
@@ -140,7 +132,7 @@ def _media_blocks(
         if item.data is None:
             continue
         size = len(item.data)
-        ceiling = _ceiling(item.kind, settings)
+        ceiling = inline_ceiling(item.kind, settings)
         if size > ceiling:
             notes.append(
                 f"{item.kind.capitalize()} ({size} bytes, {item.mime}) is larger than the inline "

@@ -10,25 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, get_args, get_origin
 
+from ..tools.enums import ASPECT_RATIOS, IMAGE_SIZES
+
 # Used only when a tool family is not registered (so its tab still shows sensible choices).
 FALLBACKS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("generate_image", "aspect_ratio"): (
-        "1:1",
-        "2:3",
-        "3:2",
-        "3:4",
-        "4:3",
-        "4:5",
-        "5:4",
-        "9:16",
-        "16:9",
-        "21:9",
-        "1:4",
-        "4:1",
-        "1:8",
-        "8:1",
-    ),
-    ("generate_image", "image_size"): ("0.5K", "1K", "2K", "4K"),
+    ("generate_image", "aspect_ratio"): ASPECT_RATIOS,
+    ("generate_image", "image_size"): IMAGE_SIZES,
     ("generate_audio", "format"): ("wav", "mp3", "flac", "opus", "pcm16"),
     ("text_to_speech", "response_format"): ("mp3", "opus", "aac", "flac", "wav", "pcm"),
     ("chat_completion", "reasoning_effort"): (
