@@ -160,7 +160,7 @@ class BatchResult:
         )
 
     def bundle(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        import html
+        from .display import md_escape
 
         rows = ["| # | input | result |", "|---|---|---|"]
         for i in self.items:
@@ -175,11 +175,11 @@ class BatchResult:
                     )
             else:
                 body = f"**`{r.code}`** {r.text[:150]}"
-            cell = html.escape(body, quote=False).replace("|", "\\|")
-            inp = html.escape(_short(i.input), quote=False).replace("|", "\\|")
+            cell = md_escape(body).replace("|", "\\|")
+            inp = md_escape(_short(i.input)).replace("|", "\\|")
             rows.append(f"| {i.index} | {inp} | {cell} |")
         badge = " **`offline`**" if self.offline else ""
-        md = "\n".join(rows) + f"\n\n<sub>{html.escape(self.summary())}</sub>{badge}"
+        md = "\n".join(rows) + f"\n\n<sub>{md_escape(self.summary())}</sub>{badge}"
         plain = "\n".join(
             f"[{i.index}] {'ok' if i.ok else i.result.code}: {i.result.text[:100]}"
             for i in self.items

@@ -130,8 +130,14 @@ def footer_text(result: ToolResult) -> str:
     return " · ".join(parts)
 
 
+def md_escape(text: str) -> str:
+    """Text safe inside Markdown: HTML-escaped, and ``$`` escaped so two costs on a line are not
+    typeset as LaTeX math by JupyterLab / nbviewer."""
+    return html.escape(text, quote=False).replace("$", "\\$")
+
+
 def footer_markdown(result: ToolResult) -> str:
-    parts = [html.escape(p, quote=False) for p in footer_parts(result)]
+    parts = [md_escape(p) for p in footer_parts(result)]
     text = " · ".join(parts)
     badge = " **`offline`**" if result.offline else ""
     return f"<sub>{text}</sub>{badge}"

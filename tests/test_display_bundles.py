@@ -144,3 +144,20 @@ def test_error_bundle_and_rich_result():
     assert len(r.bundles()) == 3
     data, _ = r._repr_mimebundle_()
     assert "text/html" in data
+
+
+def test_costs_never_pair_up_as_latex_in_markdown():
+    from or_magic.display import footer_markdown
+    from or_magic.magics._core import _table_bundle
+    from or_magic.result import ToolResult
+
+    r = ToolResult(
+        tool="chat_completion",
+        text="x",
+        meta={"model": "m", "cost_usd": 0.5, "usage": {"total_tokens": 3}},
+    )
+    assert "\\$0.5" in footer_markdown(r)
+    md = _table_bundle(("model", "in $/M tok", "out $/M tok"), [("a", "$1.60", "$2")], empty="")[0][
+        "text/markdown"
+    ]
+    assert "$" not in md.replace("\\$", "")  # every dollar escaped, headers included

@@ -1121,15 +1121,15 @@ def _cell_error(exc: BaseException, prefix: str = "") -> OpenRouterCellError:
 
 
 def _md_cell(v: Any) -> str:
-    import html
+    from ..display import md_escape
 
-    return html.escape(str(v), quote=False).replace("|", "\\|").replace("\n", " ")
+    return md_escape(str(v)).replace("|", "\\|").replace("\n", " ")
 
 
 def _table_bundle(header: tuple[str, ...], rows: list[tuple[Any, ...]], empty: str) -> Any:
     if not rows:
         return ({"text/markdown": empty or "(none)", "text/plain": empty or "(none)"}, {})
-    md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    md = ["| " + " | ".join(_md_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
     md += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
     plain = [

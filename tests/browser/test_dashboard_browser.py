@@ -97,8 +97,8 @@ def jupyter_lab(tmp_path: Path):
     tracker = state / "lab-settings" / "@jupyterlab" / "notebook-extension"
     tracker.mkdir(parents=True)
     (tracker / "tracker.jupyterlab-settings").write_text(
-        json.dumps({"autoStartDefaultKernel": True})
-    )
+        json.dumps({"autoStartDefaultKernel": True, "windowingMode": "none"})
+    )  # windowing off: every cell's output stays in the DOM for the assertions
     env = {
         k: v
         for k, v in os.environ.items()
@@ -292,3 +292,55 @@ def _drive(page, base: str, token: str, shot, expect, report: dict) -> None:
     assert played["t1"] > played["t0"] or not played["paused"], played
     tab.locator(".or-magic-model").scroll_into_view_if_needed()
     shot(page, "04-audio-played")
+
+
+@pytest.mark.timeout(240)
+def test_quickstart_magics_render_in_jupyterlab(jupyter_lab) -> None:
+    """Every magic of the quickstart in real JupyterLab: the outputs are players and pictures."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    base, token = jupyter_lab["base"], jupyter_lab["token"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.set_default_timeout(30_000)
+            page.goto(
+                f"{base}/lab/tree/quickstart.ipynb?token={token}", wait_until="domcontentloaded"
+            )
+            page.locator(".jp-NotebookPanel .jp-Notebook").first.wait_for(timeout=60_000)
+            accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
+            with contextlib.suppress(Exception):
+                accept.wait_for(state="visible", timeout=2_000)
+                accept.click()
+            idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+            idle.first.wait_for(timeout=60_000)
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            # Done when every code cell shows an execution count (none still "[*]").
+            page.wait_for_function(
+                """() => {
+                    const ps = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
+                    return ps.length > 0 && ps.every(p => /\\[\\d+\\]/.test(p.textContent));
+                }""",
+                timeout=180_000,
+            )
+            out = page.locator(".jp-OutputArea-output")
+            errors = page.locator(
+                ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']"
+            )
+            assert errors.count() == 0, errors.first.inner_text()
+            images = out.locator("img")
+            assert images.count() >= 2
+            sizes = images.evaluate_all("els => els.map(e => [e.complete, e.naturalWidth])")
+            assert all(done and width > 0 for done, width in sizes), sizes
+            audio = out.locator("audio").first
+            video = out.locator("video").first
+            assert audio.evaluate("el => el.controls && !el.autoplay && !el.loop")
+            assert video.evaluate("el => el.controls && !el.autoplay && !el.loop")
+            footers = page.locator(".jp-OutputArea-output[data-mime-type='text/markdown']")
+            assert any("offline" in t for t in footers.all_inner_texts()), "offline badge shown"
+            page.screenshot(path=str(ARTIFACTS / "05-quickstart-magics.png"), full_page=False)
+        finally:
+            browser.close()
