@@ -44,3 +44,43 @@ def test_cheat_sheet_matches_the_magics_help():
 
     body = CHEAT_SHEET.split("\n", 2)[2]  # drop the heading line
     assert body.strip() in README
+
+
+def test_python_api_snippet_runs_offline(monkeypatch, tmp_path):
+    """The README's Python block, run as written (top-level await inside a coroutine)."""
+    import asyncio
+    import textwrap
+
+    from PIL import Image
+
+    monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+    monkeypatch.setenv("OPENROUTER_OUTPUT_DIR", str(tmp_path))
+    block = re.findall(r"```python\n(.*?)```", README, re.DOTALL)
+    code = next(b for b in block if "call_tool_sync" in b and "await" in b)
+    ns: dict = {"fig": Image.new("RGB", (64, 48), "navy")}
+    body = "async def __readme():\n" + textwrap.indent(code, "    ") + "\n    return locals()\n"
+    exec(compile(body, "README.md", "exec"), ns)
+    out = asyncio.run(ns["__readme"]())
+    assert out["r"].ok and out["r"].media and (tmp_path / "fox.png").exists()
+    assert out["batch"].failed  # the example paths do not exist: errors are collected, not raised
+
+
+def test_mcp_client_snippets_are_valid_json_naming_our_entry_point():
+    import json
+    import shutil
+
+    blocks = re.findall(r"```jsonc\n(.*?)```", README, re.DOTALL)
+    assert len(blocks) >= 3
+    for block in blocks:
+        text = "\n".join(line for line in block.splitlines() if not line.lstrip().startswith("//"))
+        cfg = json.loads(text)
+        servers = cfg.get("mcpServers") or cfg.get("servers")
+        entry = servers["or-magic"]
+        assert entry.get("command", "").endswith("or-magic-mcp") or entry.get("url", "").endswith(
+            "/mcp"
+        )
+    import sys
+
+    assert shutil.which("or-magic-mcp", path=str(Path(sys.executable).parent)), (
+        "console script installed"
+    )
