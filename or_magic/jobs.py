@@ -110,15 +110,31 @@ class JobStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._conn() as c:
-            c.executescript(SCHEMA)
+        self._init_db()
+
+    def _init_db(self) -> None:
+        """Schema and WAL mode, once per store. WAL is a property of the file, so connections
+        never switch journal modes again; several processes opening a fresh database at the same
+        moment can still collide on that one switch, which SQLite reports without waiting for
+        the busy timeout, so it is retried here."""
+        deadline = time.monotonic() + 15.0
+        while True:
+            try:
+                with self._conn() as c:
+                    if c.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                        c.execute("PRAGMA journal_mode=WAL")
+                    c.executescript(SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
         conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
         try:
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=10000")
             conn.execute("PRAGMA synchronous=NORMAL")
             yield conn
