@@ -102,18 +102,8 @@ class AtomicFile:
 
     def abort(self) -> None:
         """Drop the temp file (harmless to call twice, or after commit)."""
-        if self._fd is not None:
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
-            self._fd = None
-        if self.tmp_path is not None:
-            try:
-                os.unlink(self.tmp_path)
-            except FileNotFoundError:
-                pass
-            self.tmp_path = None
+        discard_temp(self._fd, self.tmp_path)
+        self._fd, self.tmp_path = None, None
         self._done = True
 
     @property
@@ -203,3 +193,17 @@ def with_extension(path: str | os.PathLike[str], ext: str) -> Path:
     if cur == want or any(cur in group and want in group for group in _EXT_ALIASES):
         return p.with_name(name)
     return p.with_name(f"{stem}.{want}")
+
+
+def discard_temp(fd: int | None, path: str | os.PathLike[str] | None) -> None:
+    """Close ``fd`` and delete ``path``, quietly: the cleanup of every failed or cancelled write."""
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    if path is not None:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass

@@ -339,19 +339,11 @@ class _Sink:
         return Blob(mime, data=bytes(self._buf), size=self.size, name=name)
 
     def discard(self) -> None:
+        from .atomic import discard_temp
+
         self._buf = bytearray()
-        if self._fd is not None:
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
-            self._fd = None
-        if self.path is not None:
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                pass
-            self.path = None
+        discard_temp(self._fd, self.path)
+        self._fd, self.path = None, None
 
 
 def looks_like_html(head: bytes) -> bool:

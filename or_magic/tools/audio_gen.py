@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 from .. import log
 from ..errors import ErrorCode, ToolError
 from ..result import ToolResult
-from .base import Annotations, ToolContext, ToolSpec, describe
+from .base import ToolContext, ToolSpec, describe, generator_annotations
 from .common import (
     CacheFields,
     NonBlank,
@@ -455,7 +455,6 @@ async def text_to_speech(args: TextToSpeechInput, ctx: ToolContext) -> ToolResul
 
 # ---- registration -------------------------------------------------------------------------------
 
-_GEN_ANN = dict(read_only=False, destructive=False, idempotent=False, open_world=True)
 
 TOOLS = [
     ToolSpec(
@@ -487,7 +486,7 @@ TOOLS = [
         ),
         input_model=GenerateAudioInput,
         handler=generate_audio,
-        annotations=Annotations(title="Generate audio", **_GEN_ANN),
+        annotations=generator_annotations("Generate audio"),
         family="audio",
     ),
     ToolSpec(
@@ -509,7 +508,7 @@ TOOLS = [
         ),
         input_model=TextToSpeechInput,
         handler=text_to_speech,
-        annotations=Annotations(title="Text to speech", **_GEN_ANN),
+        annotations=generator_annotations("Text to speech"),
         family="audio",
     ),
 ]

@@ -47,6 +47,13 @@ class Annotations:
     open_world: bool = True
 
 
+def generator_annotations(title: str) -> Annotations:
+    """Paid generation tools: they write files and cost money on every call."""
+    return Annotations(
+        title=title, read_only=False, destructive=False, idempotent=False, open_world=True
+    )
+
+
 @dataclass(frozen=True)
 class ToolSpec:
     name: str

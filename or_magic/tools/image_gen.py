@@ -21,7 +21,7 @@ from .. import log
 from ..config import Settings
 from ..errors import ErrorCode, ToolError
 from ..result import ToolResult
-from .base import Annotations, ToolContext, ToolSpec, describe
+from .base import ToolContext, ToolSpec, describe, generator_annotations
 from .common import (
     CacheFields,
     NonBlank,
@@ -623,7 +623,6 @@ async def generate_image_dedicated(
 
 # ---- registration -------------------------------------------------------------------------------
 
-_GEN_ANN = dict(read_only=False, destructive=False, idempotent=False, open_world=True)
 
 TOOLS = [
     ToolSpec(
@@ -655,7 +654,7 @@ TOOLS = [
         ),
         input_model=GenerateImageInput,
         handler=generate_image,
-        annotations=Annotations(title="Generate an image", **_GEN_ANN),
+        annotations=generator_annotations("Generate an image"),
         family="image",
     ),
     ToolSpec(
@@ -679,7 +678,7 @@ TOOLS = [
         ),
         input_model=GenerateImageDedicatedInput,
         handler=generate_image_dedicated,
-        annotations=Annotations(title="Generate images (Images API)", **_GEN_ANN),
+        annotations=generator_annotations("Generate images (Images API)"),
         family="image",
     ),
 ]

@@ -33,7 +33,7 @@ from pydantic import Field, field_validator
 from .. import log
 from ..errors import ErrorCode, ToolError
 from ..result import ToolResult
-from .base import Annotations, ToolContext, ToolSpec, describe
+from .base import Annotations, ToolContext, ToolSpec, describe, generator_annotations
 from .common import NonBlank, StrictModel, clean_model, merge_provider
 from .saving import Delivered, StreamTarget, file_item, resolve_save
 
@@ -943,7 +943,6 @@ _FAILS = (
     "UPSTREAM_TIMEOUT. Not an error: past max_wait_ms the result carries code JOB_STILL_RUNNING and "
     "the video_id to resume with get_video_status."
 )
-_GEN_ANN = dict(read_only=False, destructive=False, idempotent=False, open_world=True)
 
 TOOLS = [
     ToolSpec(
@@ -971,7 +970,7 @@ TOOLS = [
         ),
         input_model=GenerateVideoInput,
         handler=generate_video,
-        annotations=Annotations(title="Generate a video", **_GEN_ANN),
+        annotations=generator_annotations("Generate a video"),
         long_running=True,
         family="video",
     ),
@@ -997,7 +996,7 @@ TOOLS = [
         ),
         input_model=GenerateVideoFromImageInput,
         handler=generate_video_from_image,
-        annotations=Annotations(title="Animate an image", **_GEN_ANN),
+        annotations=generator_annotations("Animate an image"),
         long_running=True,
         family="video",
     ),
