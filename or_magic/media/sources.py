@@ -34,7 +34,6 @@ import os
 import re
 import secrets
 import stat
-import struct
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -44,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..errors import ErrorCode, ToolError
 from .blob import Blob
 from .sniff import HEAD_BYTES, Kind, Sniffed, require
+from .video import check_isobmff
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Settings
@@ -429,63 +429,6 @@ def _declared_twin(current: str, s: Sniffed, kinds: tuple[Kind, ...]) -> str:
             return current
         return s.mime
     return _DUAL_AUDIO[s.base_mime]  # only reachable through _require_kind's exception
-
-
-def check_isobmff(blob: Blob) -> None:
-    """Walk top-level ISO-BMFF boxes (headers only): a box running past the end is truncation.
-
-    Cheap for a 100 MB file (a few seeks). Raises ``UNSUPPORTED_FORMAT``; returns quietly for
-    files it cannot judge.
-    """
-    import io
-
-    size = blob.size
-    f = io.BytesIO(blob.data) if blob.data is not None else open(blob.path, "rb")  # type: ignore[arg-type]  # noqa: SIM115
-    with f:
-        pos = 0
-        saw_moov = saw_moof = False
-        for _ in range(4096):
-            if pos + 8 > size:
-                break
-            f.seek(pos)
-            hdr = f.read(16)
-            if len(hdr) < 8:
-                break
-            box, typ = struct.unpack(">I4s", hdr[:8])
-            hlen = 8
-            if box == 1:
-                if len(hdr) < 16:
-                    break
-                box = struct.unpack(">Q", hdr[8:16])[0]
-                hlen = 16
-            elif box == 0:
-                box = size - pos
-            if box < hlen:
-                raise _corrupt_mp4(blob, f"invalid box size {box} at offset {pos}")
-            if typ == b"moov":
-                saw_moov = True
-            elif typ == b"moof":
-                saw_moof = True
-            if pos + box > size:
-                raise _corrupt_mp4(
-                    blob,
-                    f"the '{typ.decode('latin-1')}' box at offset {pos} needs {box} bytes but "
-                    f"only {size - pos} remain (the file is truncated)",
-                )
-            pos += box
-        else:  # pragma: no cover - absurd box count: do not judge
-            return
-        if pos >= size and not (saw_moov or saw_moof):
-            raise _corrupt_mp4(blob, "no 'moov' box (the file has no index and cannot be played)")
-
-
-def _corrupt_mp4(blob: Blob, why: str) -> ToolError:
-    return ToolError(
-        ErrorCode.UNSUPPORTED_FORMAT,
-        f"{blob.name + ': ' if blob.name else ''}corrupt or truncated MP4/MOV: {why}",
-        details={"reason": "truncated"},
-        suggestions=["Re-export or re-download the file"],
-    )
 
 
 __all__ = [
