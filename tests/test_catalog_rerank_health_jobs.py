@@ -289,3 +289,16 @@ async def test_priced_per_image_models_are_not_free(double):
 async def test_video_models_are_never_listed_as_free(double):
     r = await call_tool("search_models", {"free_only": True, "limit": 50})
     assert not any("video" in m["architecture"]["output_modalities"] for m in r.data["results"])
+
+
+async def test_a_cancelled_fetcher_does_not_cancel_the_waiters(double):
+    double.inject(Fault(path="/models", method="GET", delay_s=0.4, body=None, status=None))
+    first = asyncio.create_task(call_tool("search_models", {"query": "gpt"}))
+    await asyncio.sleep(0.1)  # `first` is now fetching the catalog
+    second = asyncio.create_task(call_tool("search_models", {"query": "gpt"}))
+    await asyncio.sleep(0.05)
+    first.cancel()
+    r = await second
+    assert r.ok and r.data["total"] > 0
+    with pytest.raises(asyncio.CancelledError):
+        await first

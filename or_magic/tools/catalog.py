@@ -8,49 +8,28 @@ refresh fails after a successful fetch.
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ToolError
 from .base import ToolContext
+from .cache import CoalescingCache, Entry
 from .common import split_suffix
 
+Catalog = tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]  # (sorted models, by lower id)
 
-@dataclass
-class CatalogState:
-    models: list[dict[str, Any]] = field(default_factory=list)
-    by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
-    fetched_at: float = 0.0  # monotonic; 0 = never
-    fetch_count: int = 0
-    inflight: dict[int, asyncio.Future] = field(default_factory=dict)  # per event loop
-
-
-_lock = threading.Lock()
-_states: dict[str, CatalogState] = {}
-
-
-def _state(key: str) -> CatalogState:
-    with _lock:
-        return _states.setdefault(key, CatalogState())
+_CACHE: CoalescingCache[Catalog] = CoalescingCache()
+_EMPTY: Catalog = ([], {})
 
 
 def reset() -> None:
-    with _lock:
-        _states.clear()
+    _CACHE.reset()
 
 
 def _key(ctx: ToolContext) -> str:
     return ctx.client.base_url
 
 
-def is_fresh(st: CatalogState, ttl_ms: int) -> bool:
-    return st.fetched_at > 0 and (time.monotonic() - st.fetched_at) * 1000 < ttl_ms
-
-
-async def _fetch(ctx: ToolContext) -> list[dict[str, Any]]:
+async def _fetch(ctx: ToolContext) -> Catalog:
     resp = await ctx.client.request_json(
         "GET", "/models", params={"output_modalities": "all"}, context="models", timeout_s=30.0
     )
@@ -59,53 +38,38 @@ async def _fetch(ctx: ToolContext) -> list[dict[str, Any]]:
         data = []
     models = [m for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
     models.sort(key=lambda m: m["id"].lower())  # stable pagination across refreshes
-    return models
+    return models, {m["id"].lower(): m for m in models}
+
+
+def _keep_older_if_empty(old: Catalog | None, new: Catalog) -> Catalog:
+    """An upstream that suddenly answers an empty list does not wipe a good catalog."""
+    return old if old and old[0] and not new[0] else new
 
 
 async def ensure_catalog(
     ctx: ToolContext, *, force: bool = False
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Return ``(models, info)``; ``info`` has ``age_s``, ``stale``, ``count``."""
-    st = _state(_key(ctx))
-    ttl = ctx.settings.model_cache_ttl_ms
-    if not force and is_fresh(st, ttl):
-        return st.models, _info(st, stale=False)
-    loop = asyncio.get_running_loop()
-    fut = st.inflight.get(id(loop))
-    if fut is None:
-        fut = loop.create_future()
-        st.inflight[id(loop)] = fut
-        try:
-            models = await _fetch(ctx)
-        except BaseException as exc:
-            st.inflight.pop(id(loop), None)
-            if not fut.done():
-                fut.set_exception(exc)
-                fut.exception()  # mark retrieved
-            if isinstance(exc, ToolError) and st.fetched_at > 0:
-                return st.models, _info(st, stale=True, error=exc.message)
-            raise
-        st.inflight.pop(id(loop), None)
-        if models or not st.models:  # keep older data if upstream suddenly answers empty
-            st.models = models
-            st.by_id = {m["id"].lower(): m for m in models}
-        st.fetched_at = time.monotonic()
-        st.fetch_count += 1
-        fut.set_result(None)
-        return st.models, _info(st, stale=False)
+    entry = _CACHE.entry(_key(ctx))
     try:
-        await asyncio.shield(fut)
+        await _CACHE.get(
+            _key(ctx),
+            ctx.settings.model_cache_ttl_ms,
+            lambda: _fetch(ctx),
+            force=force,
+            merge=_keep_older_if_empty,
+        )
     except ToolError as exc:
-        if st.fetched_at > 0:
-            return st.models, _info(st, stale=True, error=exc.message)
+        if entry.fetched_at > 0:  # serve the last good catalog, marked stale
+            return (entry.value or _EMPTY)[0], _info(entry, stale=True, error=exc.message)
         raise
-    return st.models, _info(st, stale=False)
+    return (entry.value or _EMPTY)[0], _info(entry, stale=False)
 
 
-def _info(st: CatalogState, *, stale: bool, error: str | None = None) -> dict[str, Any]:
+def _info(entry: Entry[Catalog], *, stale: bool, error: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "count": len(st.models),
-        "age_s": round(time.monotonic() - st.fetched_at, 1) if st.fetched_at else None,
+        "count": len((entry.value or _EMPTY)[0]),
+        "age_s": entry.age_s,
         "stale": stale,
     }
     if error:
@@ -114,8 +78,8 @@ def _info(st: CatalogState, *, stale: bool, error: str | None = None) -> dict[st
 
 
 def cached_count(ctx: ToolContext) -> int:
-    st = _state(_key(ctx))
-    return len(st.models) if is_fresh(st, ctx.settings.model_cache_ttl_ms) else 0
+    entry = _CACHE.entry(_key(ctx))
+    return len((entry.value or _EMPTY)[0]) if entry.fresh(ctx.settings.model_cache_ttl_ms) else 0
 
 
 def lookup(models_by_id: dict[str, dict[str, Any]], model_id: str) -> dict[str, Any] | None:
@@ -133,15 +97,14 @@ async def find_model(
     ctx: ToolContext, model_id: str
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     await ensure_catalog(ctx)
-    st = _state(_key(ctx))
-    return lookup(st.by_id, model_id), _info(st, stale=False)
+    entry = _CACHE.entry(_key(ctx))
+    return lookup((entry.value or _EMPTY)[1], model_id), _info(entry, stale=False)
 
 
 def close_matches(ctx: ToolContext, model_id: str, n: int = 5) -> list[str]:
     import difflib
 
-    st = _state(_key(ctx))
-    ids = [m["id"] for m in st.models]
+    ids = [m["id"] for m in (_CACHE.entry(_key(ctx)).value or _EMPTY)[0]]
     base, _ = split_suffix(model_id.strip())
     hits = difflib.get_close_matches(base, ids, n=n, cutoff=0.5)
     tail = base.split("/")[-1].lower()

@@ -9,39 +9,20 @@ so nothing is paid for a request the API would reject anyway.
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from .base import ToolContext
+from .cache import CoalescingCache
 
-
-@dataclass
-class _State:
-    by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
-    fetched_at: float = 0.0  # monotonic; 0 = never
-    fetch_count: int = 0
-    inflight: dict[int, asyncio.Future] = field(default_factory=dict)  # per event loop
-
-
-_lock = threading.Lock()
-_states: dict[str, _State] = {}
+_CACHE: CoalescingCache[dict[str, dict[str, Any]]] = CoalescingCache()
 
 
 def reset() -> None:
-    with _lock:
-        _states.clear()
-
-
-def _state(key: str) -> _State:
-    with _lock:
-        return _states.setdefault(key, _State())
+    _CACHE.reset()
 
 
 def fetch_count(ctx: ToolContext) -> int:
-    return _state(ctx.client.base_url).fetch_count
+    return _CACHE.entry(ctx.client.base_url).fetch_count
 
 
 async def _fetch(ctx: ToolContext) -> dict[str, dict[str, Any]]:
@@ -61,41 +42,8 @@ async def _fetch(ctx: ToolContext) -> dict[str, dict[str, Any]]:
 
 async def video_models(ctx: ToolContext) -> dict[str, dict[str, Any]]:
     """Lower-cased model id → capability record (cached; raises ``ToolError`` when unreachable)."""
-    st = _state(ctx.client.base_url)
-    ttl = ctx.settings.model_cache_ttl_ms
-    loop = asyncio.get_running_loop()
-    while True:
-        if st.fetched_at > 0 and (time.monotonic() - st.fetched_at) * 1000 < ttl:
-            return st.by_id
-        fut = st.inflight.get(id(loop))
-        if fut is None:
-            break
-        try:
-            await asyncio.shield(fut)
-        except asyncio.CancelledError:
-            if fut.cancelled():  # the fetching caller was cancelled: fetch ourselves
-                continue
-            raise
-        return st.by_id
-    fut = loop.create_future()
-    st.inflight[id(loop)] = fut
-    try:
-        models = await _fetch(ctx)
-    except Exception as exc:
-        st.inflight.pop(id(loop), None)
-        fut.set_exception(exc)
-        fut.exception()  # mark retrieved
-        raise
-    except BaseException:
-        st.inflight.pop(id(loop), None)
-        fut.cancel()
-        raise
-    st.inflight.pop(id(loop), None)
-    st.by_id = models
-    st.fetched_at = time.monotonic()
-    st.fetch_count += 1
-    fut.set_result(None)
-    return st.by_id
+    e = await _CACHE.get(ctx.client.base_url, ctx.settings.model_cache_ttl_ms, lambda: _fetch(ctx))
+    return e.value or {}
 
 
 def find(models: dict[str, dict[str, Any]], model_id: str) -> dict[str, Any] | None:
