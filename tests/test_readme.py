@@ -15,7 +15,8 @@ def _bash_blocks() -> list[str]:
 
 def test_the_two_commands_and_ci_runs_the_test_command():
     commands = [b.strip() for b in _bash_blocks()[:2]]
-    assert commands[0].endswith("python -m or_magic demo")
+    assert commands[0].endswith("jupyter lab notebooks/quickstart.ipynb")
+    assert (ROOT / "notebooks" / "quickstart.ipynb").exists()
     assert commands[1].endswith("python -m pytest")
     ci = (ROOT / ".ci" / "run").read_text()
     assert commands[1] in ci
