@@ -235,7 +235,7 @@ class RunPanel(Panel):
             await asyncio.sleep(0.5)
 
     async def _execute(self, tool: str, args: dict[str, Any], handles: list[str]) -> ToolResult:
-        from ..tools.api import call_tool
+        from ..tools import call_tool
 
         started = time.monotonic()
         ticker = asyncio.ensure_future(self._tick(started))
@@ -590,9 +590,9 @@ class VideoPanel(RunPanel):
         mid = self.model.value
         if not mid:
             return None
-        from ..tools.video_catalog import find
+        from ..tools import find_video_model
 
-        return find(self.videos, mid)
+        return find_video_model(self.videos, mid)
 
     def _fill_capabilities(self) -> None:
         spec = self.spec() or {}
