@@ -819,7 +819,6 @@ def _spec(name: str, title: str, desc: str, model: Any, handler: Any) -> ToolSpe
         input_model=model,
         handler=handler,
         annotations=Annotations(title=title, **_ANNOTATIONS),
-        family="analyze",
     )
 
 

@@ -487,7 +487,6 @@ TOOLS = [
         input_model=GenerateAudioInput,
         handler=generate_audio,
         annotations=generator_annotations("Generate audio"),
-        family="audio",
     ),
     ToolSpec(
         name="text_to_speech",
@@ -509,6 +508,5 @@ TOOLS = [
         input_model=TextToSpeechInput,
         handler=text_to_speech,
         annotations=generator_annotations("Text to speech"),
-        family="audio",
     ),
 ]

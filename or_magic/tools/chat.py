@@ -526,7 +526,6 @@ TOOLS = [
             idempotent=False,
             open_world=True,
         ),
-        family="chat",
     ),
     ToolSpec(
         name="start_chat_completion",
@@ -549,7 +548,6 @@ TOOLS = [
             idempotent=False,
             open_world=True,
         ),
-        family="chat",
     ),
     ToolSpec(
         name="get_chat_completion_status",
@@ -575,6 +573,5 @@ TOOLS = [
             idempotent=True,
             open_world=False,
         ),
-        family="chat",
     ),
 ]

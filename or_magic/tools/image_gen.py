@@ -655,7 +655,6 @@ TOOLS = [
         input_model=GenerateImageInput,
         handler=generate_image,
         annotations=generator_annotations("Generate an image"),
-        family="image",
     ),
     ToolSpec(
         name="generate_image_dedicated",
@@ -679,7 +678,6 @@ TOOLS = [
         input_model=GenerateImageDedicatedInput,
         handler=generate_image_dedicated,
         annotations=generator_annotations("Generate images (Images API)"),
-        family="image",
     ),
 ]
 
