@@ -89,22 +89,8 @@ async def test_extended_ratio_and_half_k_on_the_31_model(double, out):
 
 # The tool surface's list (tool-surface.md §generate_image), written out here on purpose: the
 # schema must offer exactly these, in this order.
-SPEC_ASPECT_RATIOS = [
-    "1:1",
-    "2:3",
-    "3:2",
-    "3:4",
-    "4:3",
-    "4:5",
-    "5:4",
-    "9:16",
-    "16:9",
-    "21:9",
-    "1:4",
-    "4:1",
-    "1:8",
-    "8:1",
-]
+STANDARD_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"]
+SPEC_ASPECT_RATIOS = [*STANDARD_RATIOS, "1:4", "4:1", "1:8", "8:1"]  # extended: gemini-3.1 only
 
 
 async def test_all_fourteen_ratios_are_in_the_schema():

@@ -23,22 +23,9 @@ W = pytest.importorskip("ipywidgets")
 from or_magic.widgets import _env  # noqa: E402
 from or_magic.widgets.dashboard import FALLBACK_LINE, Dashboard  # noqa: E402
 
-ASPECT_RATIOS = [
-    "1:1",
-    "2:3",
-    "3:2",
-    "3:4",
-    "4:3",
-    "4:5",
-    "5:4",
-    "9:16",
-    "16:9",
-    "21:9",
-    "1:4",
-    "4:1",
-    "1:8",
-    "8:1",
-]
+# The tool surface's fourteen ratios, in its order (the extended four: gemini-3.1 only).
+ASPECT_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"]
+ASPECT_RATIOS += ["1:4", "4:1", "1:8", "8:1"]
 
 
 def _png() -> bytes:

@@ -19,8 +19,9 @@ Front-ends import these inside the functions that need them, for the same reason
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
 
 _EXPORTS: dict[str, tuple[str, str]] = {
     "call_tool": ("or_magic.tools.api", "call_tool"),
@@ -77,15 +78,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .video_catalog import find as find_video_model
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module_name, attr = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module 'or_magic.tools' has no attribute {name!r}") from None
-    # Not cached here: every access reads the implementing module, so a patched implementation
-    # (a test's monkeypatch of ``tools.api.call_tool``) is what every front-end sees.
-    return getattr(importlib.import_module(module_name), attr)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+# Not cached: every access reads the implementing module, so a patched implementation (a test's
+# monkeypatch of ``tools.api.call_tool``) is what every front-end sees.
+__getattr__, __dir__ = lazy_attributes(globals(), _EXPORTS, cache=False)
