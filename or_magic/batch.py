@@ -309,7 +309,7 @@ async def amap_tool(
     **common_args: Any,
 ) -> BatchResult:
     """Async ``map_tool``: await it inside a running loop (e.g. a notebook cell)."""
-    from .tools.api import call_tool
+    from .tools import call_tool
 
     inputs = list(items)
     started = time.monotonic()
@@ -386,7 +386,7 @@ def map_tool(
 
     Never raises for a failed item: look at ``.failed`` (or call ``.raise_for_errors()``).
     """
-    from .tools.api import run_sync
+    from .tools import run_sync
 
     return run_sync(
         amap_tool(

@@ -171,7 +171,8 @@ def _provenance(result: ToolResult, part: str, **extra: Any) -> dict[str, Any]:
 # ---- media -------------------------------------------------------------------------------------------
 
 
-def _ext_for(mime: str) -> str:
+def extension_for(mime: str) -> str:
+    """The file extension (with the dot) for a media MIME type; ``.bin`` when nothing knows it."""
     try:
         from .media.sniff import ext_for_mime
 
@@ -197,8 +198,8 @@ def save_media(item: MediaItem, directory: str | os.PathLike[str] | None = None)
     d.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(data).hexdigest()[:10]
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = d / f"{item.kind}-{stamp}-{digest}{_ext_for(item.mime)}"
-    existing = sorted(d.glob(f"{item.kind}-*-{digest}{_ext_for(item.mime)}"))
+    path = d / f"{item.kind}-{stamp}-{digest}{extension_for(item.mime)}"
+    existing = sorted(d.glob(f"{item.kind}-*-{digest}{extension_for(item.mime)}"))
     if existing:
         path = existing[0]
     else:

@@ -385,7 +385,8 @@ async def test_upstream_errors_and_empty_answers_keep_their_codes(double, media)
     assert r.code == "INVALID_INPUT" and "max_tokens" in r.text
     double.inject(Fault("/audio/transcriptions", status=400))
     r = await call_tool("speech_to_text", {"audio_path": "media/speech.mp3"})
-    assert r.is_error
+    assert r.code == "INVALID_INPUT" and r.details["status"] == 400, r
+    assert r.text.startswith("speech_to_text: ") and r.suggestions
 
 
 async def test_big_bodies_are_streamed_with_exact_content_length(double, media):

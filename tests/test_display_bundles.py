@@ -129,7 +129,11 @@ def test_single_bundle_for_panels():
     both = _result(text="t", media=[MediaItem("image", "image/png", PNG), v])
     data, _ = result_bundle(both)
     assert "<img" in data["text/html"] and "<video" in data["text/html"]
-    assert data["text/plain"].count("[") >= 2
+    lines = data["text/plain"].splitlines()  # the terminal names every item, in order
+    assert lines[1:3] == ["[image image/png, 70 B] inline", "[video video/mp4, 22 B] inline"]
+    saved = MediaItem("video", "video/mp4", v.data, path="clips/a.mp4")
+    data, _ = result_bundle(_result(media=[saved]))
+    assert "[video video/mp4, 22 B] saved: clips/a.mp4" in data["text/plain"].splitlines()
 
 
 def test_error_bundle_and_rich_result():

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
@@ -536,12 +537,79 @@ def test_each_magic_runs_a_batch(ip):
     assert "| # | input | result |" in final_outputs(cap)[-1]["data"]["text/markdown"]
 
 
-def test_magic_choices_are_the_tools_choices():
-    from or_magic.magics import _parsing as P
-    from or_magic.tools import enums
+def _schema_enum(tool: str, field: str) -> list[Any]:
+    """The field's allowed values as the tool's JSON schema states them (what MCP clients see),
+    read independently of the helper the parser uses."""
+    from or_magic.tools import get_tool
 
-    assert P.ASPECTS == enums.ASPECT_RATIOS and len(P.ASPECTS) == 14
-    assert P.SIZES == enums.IMAGE_SIZES
+    prop = get_tool(tool).input_model.model_json_schema()["properties"][field]
+    for branch in [prop, *prop.get("anyOf", [])]:
+        if "enum" in branch:
+            return list(branch["enum"])
+    raise AssertionError(f"{tool}.{field} has no enum in its schema")
+
+
+def _choice_actions() -> list[tuple[str, str, list[Any]]]:
+    from or_magic.magics import _parsing as P
+
+    return [
+        (name, a.dest, list(a.choices))
+        for name, build in P.PARSERS.items()
+        for a in build()._actions
+        if a.choices is not None
+    ]
+
+
+def test_every_magic_choice_list_is_the_tool_models():
+    """Drift guard: each option with choices either is the magic's own, or lists exactly the
+    allowed values of the tool argument it feeds (so a hard-coded copy fails here)."""
+    from or_magic.magics import _parsing as P
+
+    actions = _choice_actions()
+    assert {(n, d) for n, d, _ in actions} == set(P.TOOL_CHOICES) | P.MAGIC_CHOICES
+    for name, dest, choices in actions:
+        if (name, dest) in P.MAGIC_CHOICES:
+            continue
+        tool, field = P.TOOL_CHOICES[(name, dest)]
+        assert choices == _schema_enum(tool, field), (name, dest)
+
+
+def test_every_model_allowed_value_parses():
+    from or_magic.magics import _parsing as P
+
+    opts = P.parse(P.chat_parser(), ["--reasoning", "max"])
+    assert opts.reasoning == "max"
+    for (name, dest), (tool, field) in P.TOOL_CHOICES.items():
+        parser = P.PARSERS[name]()
+        flag = next(a.option_strings[-1] for a in parser._actions if a.dest == dest)
+        for value in _schema_enum(tool, field):
+            assert getattr(P.parse(parser, [flag, str(value)]), dest) == value, (flag, value)
+        with pytest.raises(UsageError, match="invalid choice"):
+            P.parse(parser, [flag, "no-such-value"])
+
+
+def test_reasoning_max_reaches_the_request(ip):
+    _, res = run(ip, "%%openrouter --reasoning max -q\nThink hard")
+    assert res.error_in_exec is None, res.error_in_exec
+    assert chat_requests()[-1].json["reasoning"]["effort"] == "max"
+
+
+def test_parsers_are_not_built_at_load_ext():
+    """The choices are read from the tool models, so no parser may be built at extension load."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "ip = InteractiveShell.instance(); ip.run_line_magic('load_ext', 'or_magic')\n"
+        "heavy = [m for m in ('pydantic', 'or_magic.tools.registry', 'or_magic.tools.choices')"
+        " if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "from or_magic.magics import _parsing as P\n"
+        "P.chat_parser(); assert 'pydantic' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def test_dashboard_line_magic_returns_the_dashboard(ip):

@@ -131,7 +131,7 @@ async def _sleep(args: SleepIn, ctx: ToolContext) -> ToolResult:
     return ToolResult(tool="t_sleep", text="slept")
 
 
-def _spec(name, model, handler, *, read_only=True, long_running=False) -> ToolSpec:
+def _spec(name, model, handler, *, read_only=True) -> ToolSpec:
     return ToolSpec(
         name=name,
         title=name,
@@ -139,19 +139,17 @@ def _spec(name, model, handler, *, read_only=True, long_running=False) -> ToolSp
         input_model=model,
         handler=handler,
         annotations=Annotations(title=name, read_only=read_only, open_world=False),
-        long_running=long_running,
-        family="test",
     )
 
 
 @pytest.fixture
 def test_tools(monkeypatch):
     specs = [
-        _spec("t_progress", ProgressIn, _progress, long_running=True),
+        _spec("t_progress", ProgressIn, _progress),
         _spec("t_fail", FailIn, _fail),
         _spec("t_running", Empty, _still_running),
         _spec("t_media", MediaIn, _media),
-        _spec("t_sleep", SleepIn, _sleep, long_running=True),
+        _spec("t_sleep", SleepIn, _sleep),
     ]
     monkeypatch.setattr(registry, "_tools", {**registry.all_tools(), **{s.name: s for s in specs}})
     CANCELLED.clear()

@@ -23,22 +23,9 @@ W = pytest.importorskip("ipywidgets")
 from or_magic.widgets import _env  # noqa: E402
 from or_magic.widgets.dashboard import FALLBACK_LINE, Dashboard  # noqa: E402
 
-ASPECT_RATIOS = [
-    "1:1",
-    "2:3",
-    "3:2",
-    "3:4",
-    "4:3",
-    "4:5",
-    "5:4",
-    "9:16",
-    "16:9",
-    "21:9",
-    "1:4",
-    "4:1",
-    "1:8",
-    "8:1",
-]
+# The tool surface's fourteen ratios, in its order (the extended four: gemini-3.1 only).
+ASPECT_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"]
+ASPECT_RATIOS += ["1:4", "4:1", "1:8", "8:1"]
 
 
 def _png() -> bytes:
@@ -263,10 +250,9 @@ async def test_offline_mode_pickers_without_key(monkeypatch):
 
 async def test_allowed_value_controls(dash):
     assert _values(dash.image.aspect_ratio) == [None, *ASPECT_RATIOS]
-    assert len(ASPECT_RATIOS) == 14
     assert _values(dash.image.image_size) == [None, "0.5K", "1K", "2K", "4K"]
-    assert _values(dash.chat.reasoning)[0] is None
-    assert "high" in _values(dash.chat.reasoning)
+    efforts = ["max", "xhigh", "high", "medium", "low", "minimal", "none"]
+    assert _values(dash.chat.reasoning) == [None, *efforts]
 
     # audio: formats of the selected tool, voices of the selected model
     assert _values(dash.audio.format) == [None, "mp3", "opus", "aac", "flac", "wav", "pcm"]
@@ -295,6 +281,23 @@ async def test_allowed_value_controls(dash):
 
 
 # ---- runs end to end ----------------------------------------------------------------------------
+
+
+async def test_elapsed_time_stays_on_one_line(dash):
+    """The label neither shrinks beside a long status (which wrapped "0.0" / "s") nor breaks
+    between the number and its unit."""
+    import re
+
+    dash.chat.prompt.value = "Say hello"
+    result = await dash.chat.run()
+    assert result.ok
+    assert re.fullmatch(r"\d+\.\d\u00a0s", dash.chat.elapsed.value), dash.chat.elapsed.value
+    for panel in dash.panels.values():
+        if hasattr(panel, "elapsed"):
+            actions = panel.actions()
+            assert panel.elapsed in actions.children
+            assert panel.elapsed.layout.flex == "0 0 auto" and panel.elapsed.layout.min_width
+            assert panel.status.layout.flex == "1 1 auto"  # the status takes the slack
 
 
 async def test_chat_run_streams_and_reports(dash, double):
@@ -353,11 +356,19 @@ async def test_video_run_and_jobs_resume(dash, double):
     dash.video.model.value = "google/veo-3.1"
     dash.video.duration.value = 4
     dash.video.prompt.value = "waves at dusk"
-    seen = []
+    bar = []  # what the panel showed after each progress event, while the job ran
     shown = dash.video._on_progress
-    dash.video._on_progress = lambda p: (seen.append(p), shown(p))
+
+    def watch(p):
+        shown(p)
+        bar.append((dash.video.progress.value, dash.video.status.value))
+
+    dash.video._on_progress = watch
     result = await dash.video.run()
-    assert seen and seen[-1].progress >= seen[0].progress  # live progress reached the bar
+    values = [v for v, _ in bar]
+    assert any(0.0 < v < 100.0 for v in values), bar  # the bar moved before the end
+    assert values == sorted(values), bar  # and never went back
+    assert any("in_progress" in status for _, status in bar), bar  # upstream's status shown
     assert dash.video.progress.value == 100.0
     assert result.ok, result
     (player,) = dash.video.gallery.widgets()
@@ -587,14 +598,31 @@ def test_run_without_a_loop_uses_a_background_loop(double):
     d.close()
 
 
-def test_allowed_values_come_from_the_tool_models():
-    from or_magic.tools import analyze, audio_gen, enums
-    from or_magic.widgets import _choices as C
+def _schema_enum(tool: str, field: str) -> list:
+    from or_magic.tools import get_tool
 
-    assert C.allowed_values("generate_image", "aspect_ratio") == enums.ASPECT_RATIOS
-    assert C.allowed_values("generate_image", "image_size") == enums.IMAGE_SIZES
-    assert C.allowed_values("generate_audio", "format") == audio_gen.AUDIO_FORMATS
-    assert C.allowed_values("text_to_speech", "response_format") == audio_gen.TTS_FORMATS
-    assert C.allowed_values("speech_to_text", "response_format") == analyze.STT_RESPONSE_FORMATS
-    assert C.allowed_values("no_such_tool", "x") == ()
-    assert C.field_default("analyze_audio", "question") == analyze.DEFAULT_AUDIO_QUESTION
+    prop = get_tool(tool).input_model.model_json_schema()["properties"][field]
+    return next(b["enum"] for b in [prop, *prop.get("anyOf", [])] if "enum" in b)
+
+
+def test_allowed_values_come_from_the_tool_models():
+    """The front door's allowed values are what each tool's schema accepts (MCP sees the same)."""
+    from or_magic.tools import allowed_values, analyze, field_default
+
+    for tool, field in [
+        ("generate_image", "aspect_ratio"),
+        ("generate_image", "image_size"),
+        ("generate_image_dedicated", "resolution"),
+        ("generate_audio", "format"),
+        ("text_to_speech", "response_format"),
+        ("speech_to_text", "response_format"),
+        ("chat_completion", "reasoning_effort"),
+        ("analyze_image", "detail"),
+    ]:
+        assert list(allowed_values(tool, field)) == _schema_enum(tool, field), (tool, field)
+    assert allowed_values("generate_video", "resolution") == ()  # free text: the model decides
+    assert allowed_values("generate_image", "no_such_field") == ()
+    assert allowed_values("no_such_tool", "x") == ()
+    assert field_default("analyze_audio", "question") == analyze.DEFAULT_AUDIO_QUESTION
+    assert field_default("text_to_speech", "response_format") == "mp3"
+    assert field_default("generate_image", "aspect_ratio", "tool decides") == "tool decides"

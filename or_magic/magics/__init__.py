@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._lazy import lazy_attributes
+
 __all__ = ["OpenRouterCellError", "OpenRouterMagics", "load_ipython_extension"]
 
 _LAZY = {
@@ -19,14 +21,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module_name, attr = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'or_magic.magics' has no attribute {name!r}") from None
-    import importlib
-
-    return getattr(importlib.import_module(module_name), attr)
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY, cache=False)
 
 
 def _registered(ipython: Any) -> Any:

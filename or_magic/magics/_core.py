@@ -250,7 +250,7 @@ class OpenRouterMagics(Magics):
         """Run one tool call blocking (nested on the kernel loop); raise on cancel/interrupt."""
         import asyncio
 
-        from ..tools.api import call_tool, run_sync
+        from ..tools import call_tool, run_sync
 
         state: dict[str, Any] = {}
         started = time.time()
@@ -361,7 +361,7 @@ class OpenRouterMagics(Magics):
     ) -> Any:
         import asyncio
 
-        from ..tools.api import call_tool
+        from ..tools import call_tool
         from ._jobs import Job
 
         job = Job(tool, label or title, wrap=lambda raw: self._wrap(raw, fmt))

@@ -167,7 +167,7 @@ class Job:
         """Block until the job ends and return its result (raises ``OpenRouterCellError``)."""
         if not self.done():
             if self._task is not None:
-                from ..tools.api import run_sync
+                from ..tools import run_sync
 
                 async def _w() -> None:
                     await asyncio.wait_for(asyncio.shield(self._task), timeout)  # type: ignore[arg-type]

@@ -1,18 +1,37 @@
-"""Argument parsers for ``%openrouter`` / ``%%openrouter`` (argparse; errors become UsageError)."""
+"""Argument parsers for ``%openrouter`` / ``%%openrouter`` (argparse; errors become UsageError).
+
+An option that feeds a tool argument with a fixed set of values (``--reasoning``, ``--aspect``,
+``--format`` ...) takes its ``choices`` from the tool's input model (``TOOL_CHOICES``), so the magic
+accepts exactly what the tool does. Parsers are built when a line is parsed, never at
+``%load_ext``: reading the models loads pydantic and the tool modules, which the first call needs
+anyway.
+"""
 
 from __future__ import annotations
 
 import argparse
 import shlex
+from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
 
-from ..tools.enums import ASPECT_RATIOS, IMAGE_SIZES
-
 FORMATS = ("markdown", "md", "text", "json", "html", "code")
-ASPECTS = ASPECT_RATIOS
-SIZES = IMAGE_SIZES
+
+# (parser, option dest) -> (tool, argument) whose allowed values are the option's choices.
+# ``audio --format`` is not here: it goes to generate_audio, or with ``--tts`` to text_to_speech,
+# whose formats differ, so the tool that runs checks it (its help lists both).
+TOOL_CHOICES: dict[tuple[str, str], tuple[str, str]] = {
+    ("chat", "reasoning"): ("chat_completion", "reasoning_effort"),
+    ("image", "aspect"): ("generate_image", "aspect_ratio"),
+    ("image", "size"): ("generate_image", "image_size"),
+    ("speech", "audio_format"): ("text_to_speech", "response_format"),
+}
+# Choices that are the magic's own, not a tool argument's: how to show the answer, which analyze
+# tool a source goes to, and the in-kernel MCP server's actions.
+MAGIC_CHOICES = frozenset(
+    {("chat", "format"), ("analyze", "format"), ("analyze", "kind"), ("mcp", "action")}
+)
 
 CELL_MODES = ("chat", "analyze", "image", "audio", "speech", "video")
 LINE_COMMANDS = (
@@ -64,6 +83,36 @@ def parse(parser: argparse.ArgumentParser, words: list[str]) -> argparse.Namespa
     return parser.parse_args(words)
 
 
+def tool_choices(parser: str, dest: str) -> tuple[Any, ...] | None:
+    """The allowed values of the tool argument behind ``parser``'s option ``dest`` (from the tool's
+    input model); None when the tool is not registered, so the core validates instead."""
+    from ..tools import allowed_values
+
+    tool, field = TOOL_CHOICES[(parser, dest)]
+    return allowed_values(tool, field) or None
+
+
+def _tool_option(
+    p: argparse.ArgumentParser, parser: str, *flags: str, dest: str, **kw: Any
+) -> None:
+    choices = tool_choices(parser, dest)
+    if choices is not None and "metavar" in kw:
+        kw.setdefault("help", ", ".join(map(str, choices)))
+    p.add_argument(*flags, dest=dest, choices=choices, **kw)
+
+
+def _audio_formats_help() -> str:
+    from ..tools import allowed_values
+
+    def listed(tool: str, field: str) -> str:
+        return ", ".join(map(str, allowed_values(tool, field))) or "see the tool"
+
+    return (
+        f"{listed('generate_audio', 'format')}; "
+        f"with --tts: {listed('text_to_speech', 'response_format')}"
+    )
+
+
 def _common_out(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--out", metavar="VAR", help="store the rich result in this variable")
     p.add_argument("-q", "--quiet", action="store_true", help="do not display the result")
@@ -86,7 +135,7 @@ def chat_parser() -> _Parser:
     p.add_argument("-t", "--temperature", type=float)
     p.add_argument("--max-tokens", type=int)
     p.add_argument("--seed", type=int)
-    p.add_argument("--reasoning", choices=("none", "minimal", "low", "medium", "high", "xhigh"))
+    _tool_option(p, "chat", "--reasoning", dest="reasoning", help="reasoning effort")
     p.add_argument("--online", action="store_true", help="web-grounded answer")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--chat", metavar="NAME", help="named conversation (default: 'default')")
@@ -121,8 +170,8 @@ def analyze_parser() -> _Parser:
 def image_parser() -> _Parser:
     p = _Parser("%%openrouter image", description="Generate an image; the cell is the prompt.")
     p.add_argument("-m", "--model")
-    p.add_argument("--aspect", choices=ASPECTS, metavar="RATIO", help=", ".join(ASPECTS))
-    p.add_argument("--size", choices=SIZES, help="image size")
+    _tool_option(p, "image", "--aspect", dest="aspect", metavar="RATIO")
+    _tool_option(p, "image", "--size", dest="size", help="image size")
     p.add_argument("--ref", action="append", metavar="SRC", help="reference image (repeatable)")
     p.add_argument("--save", metavar="PATH", help="where to save the image")
     p.add_argument("--background", action="store_true")
@@ -142,7 +191,10 @@ def audio_parser(speech: bool = False) -> _Parser:
     )
     p.add_argument("-m", "--model")
     p.add_argument("--voice")
-    p.add_argument("--format", dest="audio_format", metavar="FMT", help="wav, mp3, flac, opus, ...")
+    if speech:
+        _tool_option(p, "speech", "--format", dest="audio_format", metavar="FMT")
+    else:
+        p.add_argument("--format", dest="audio_format", metavar="FMT", help=_audio_formats_help())
     if speech:
         p.add_argument("--speed", type=float)
         p.add_argument("--instructions")
@@ -213,3 +265,18 @@ def mcp_parser() -> _Parser:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--host", default="127.0.0.1")
     return p
+
+
+PARSERS: dict[str, Callable[[], _Parser]] = {
+    "chat": chat_parser,
+    "analyze": analyze_parser,
+    "image": image_parser,
+    "audio": audio_parser,
+    "speech": lambda: audio_parser(speech=True),
+    "video": video_parser,
+    "models": models_parser,
+    "status": status_parser,
+    "wait": wait_parser,
+    "mcp": mcp_parser,
+}
+"""Every parser by name (the names ``TOOL_CHOICES`` and ``MAGIC_CHOICES`` use)."""

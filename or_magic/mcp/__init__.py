@@ -17,7 +17,9 @@ Everything here is imported lazily: ``import or_magic.mcp`` does not import the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
 
 __all__ = [
     "HttpServerHandle",
@@ -50,17 +52,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._stdio import serve_stdio
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module_name, attr = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'or_magic.mcp' has no attribute {name!r}") from None
-    import importlib
-
-    value = getattr(importlib.import_module(module_name), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import mcp.types as types
 
-from or_magic.tools.saving import inline_ceiling
+from or_magic.tools import inline_ceiling
 
 if TYPE_CHECKING:  # pragma: no cover
     from or_magic.config import Settings

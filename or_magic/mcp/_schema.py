@@ -18,7 +18,7 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from or_magic.tools.base import ToolSpec
+    from or_magic.tools import ToolSpec
 
 # Keywords whose value is a single subschema, a list of subschemas, or a name → subschema map.
 _ONE = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else")

@@ -29,7 +29,7 @@ from or_magic._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
     from or_magic.result import Progress, ToolResult
-    from or_magic.tools.base import ToolSpec
+    from or_magic.tools import ToolSpec
 
 SERVER_NAME = "or-magic"
 SERVER_TITLE = "or_magic: OpenRouter multimodal tools"
@@ -174,7 +174,7 @@ class OrMagicServer(Server):
         return self.adapt(name, result)
 
     async def run_tool(self, name: str, args: dict[str, Any], on_progress: Any) -> ToolResult:
-        from or_magic.tools.api import call_tool
+        from or_magic.tools import call_tool
 
         return await call_tool(name, args, on_progress=on_progress)
 
@@ -285,7 +285,7 @@ def tool_dict(spec: ToolSpec) -> dict[str, Any]:
 
 def build_catalog(specs: list[ToolSpec] | None = None) -> list[dict[str, Any]]:
     if specs is None:
-        from or_magic.tools.registry import all_tools
+        from or_magic.tools import all_tools
 
         specs = list(all_tools().values())
     return [tool_dict(s) for s in specs]

@@ -33,6 +33,7 @@ from .common import (
     usage_meta,
 )
 from .completion import check_answer, completion_meta, run_completion
+from .enums import IMAGE_DETAILS, STT_RESPONSE_FORMATS
 
 MAX_IMAGES = 16
 MAX_SOURCES = 16
@@ -63,7 +64,6 @@ STT_FORMAT_BY_MIME = {
     "audio/webm": "webm",
     "video/webm": "webm",
 }
-STT_RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
 
 # ISO-639-1 (two-letter) language codes.
 _ISO_639_1_WORDS = (
@@ -122,7 +122,7 @@ class AnalyzeImageInput(_AnalyzeBase):
         max_length=MAX_IMAGES - 1,
         description="More images sent in the same message (same source rules)",
     )
-    detail: Literal["auto", "low", "high", "original"] | None = Field(
+    detail: Literal[IMAGE_DETAILS] | None = Field(  # type: ignore[valid-type]
         None, description="Vision detail hint (image_url.detail)"
     )
 
@@ -185,7 +185,7 @@ class AnalyzeMediaInput(_AnalyzeBase):
         "content. " + _SOURCE_DESC,
     )
     question: str = Field(DEFAULT_MEDIA_QUESTION, description="What to ask about the inputs")
-    detail: Literal["auto", "low", "high", "original"] | None = Field(
+    detail: Literal[IMAGE_DETAILS] | None = Field(  # type: ignore[valid-type]
         None, description="Vision detail hint for the images"
     )
 
@@ -209,7 +209,7 @@ class SpeechToTextInput(CacheFields):
     language: str | None = Field(
         None, description="ISO-639-1 code of the spoken language, e.g. 'en', 'de'"
     )
-    response_format: Literal["json", "text", "srt", "verbose_json", "vtt"] | None = Field(
+    response_format: Literal[STT_RESPONSE_FORMATS] | None = Field(  # type: ignore[valid-type]
         None, description="json (default), text, srt, verbose_json or vtt"
     )
     temperature: float | None = Field(None, ge=0, le=1)
@@ -819,7 +819,6 @@ def _spec(name: str, title: str, desc: str, model: Any, handler: Any) -> ToolSpe
         input_model=model,
         handler=handler,
         annotations=Annotations(title=title, **_ANNOTATIONS),
-        family="analyze",
     )
 
 

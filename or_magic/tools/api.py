@@ -11,7 +11,7 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from .. import log
@@ -88,15 +88,49 @@ async def call_tool(
         except ConfigError:
             pass
         return unknown
+    handles: list[str] = []
+
+    async def run(ctx: ToolContext) -> ToolResult:
+        parsed = _validate(spec, _objects_to_handles(args, handles))
+        return await spec.handler(parsed, ctx)
+
+    try:
+        return await run_core(
+            name,
+            run,
+            started=started,
+            on_progress=on_progress,
+            on_text=on_text,
+            on_media=on_media,
+        )
+    finally:
+        if handles:
+            from ..media.sources import release
+
+            for h in handles:
+                release(h)
+
+
+async def run_core(
+    name: str,
+    body: Callable[[ToolContext], Awaitable[ToolResult]],
+    *,
+    started: float | None = None,
+    on_progress: ProgressCallback | None = None,
+    on_text: TextCallback | None = None,
+    on_media: MediaCallback | None = None,
+) -> ToolResult:
+    """Run ``body(ctx)`` with a tool call's guarantees, so every way into the core behaves alike:
+    a settings problem, a ``ToolError`` or a crash becomes an error result with a code (never an
+    exception; cancellation propagates), and the result is stamped (tool, latency, offline,
+    version) and redacted. ``call_tool`` and the catalogue functions below go through here.
+    """
+    started = time.monotonic() if started is None else started
     try:
         settings = get_settings()
     except ConfigError as exc:
         return ToolResult.from_error(name, exc)
-    offline = settings.offline
-    handles: list[str] = []
     try:
-        args = _objects_to_handles(args, handles)
-        parsed = _validate(spec, args)
         ctx = ToolContext(
             tool=name,
             settings=settings,
@@ -104,7 +138,7 @@ async def call_tool(
             on_text=on_text,
             on_media=on_media,
         )
-        result = await spec.handler(parsed, ctx)
+        result = await body(ctx)
     except ToolError as exc:
         result = ToolResult.from_error(name, exc)
     except asyncio.CancelledError:
@@ -124,20 +158,51 @@ async def call_tool(
                 ],
             ),
         )
-    finally:
-        if handles:
-            from ..media.sources import release
-
-            for h in handles:
-                release(h)
     result.tool = name
     result.meta.setdefault("latency_ms", round((time.monotonic() - started) * 1000, 1))
-    if offline:
+    if settings.offline:
         result.meta["offline"] = True
     if not result.is_error:
         result.meta.setdefault("server_version", __version__)
     _finish(result)
     return result
+
+
+async def model_catalog(*, force: bool = False) -> ToolResult:
+    """The whole model catalogue (every output modality, sorted by id), cached by the core.
+
+    ``data = {"models": [...], "info": {"count", "age_s", "stale"}}``; unreachable upstream is
+    an error result like any tool's (a stale copy is served, marked stale, when there is one).
+    """
+
+    async def body(ctx: ToolContext) -> ToolResult:
+        from .catalog import ensure_catalog
+
+        models, info = await ensure_catalog(ctx, force=force)
+        return ToolResult(
+            tool="model_catalog",
+            text=f"{len(models)} models",
+            data={"models": list(models), "info": info},
+        )
+
+    return await run_core("model_catalog", body)
+
+
+async def video_capabilities() -> ToolResult:
+    """``GET /videos/models``, cached by the core: ``data = {"models": {lower-cased id: record}}``
+    (ids and canonical slugs both map to their capability record)."""
+
+    async def body(ctx: ToolContext) -> ToolResult:
+        from .video_catalog import video_models
+
+        models = dict(await video_models(ctx))
+        return ToolResult(
+            tool="video_capabilities",
+            text=f"{len(models)} video model records",
+            data={"models": models},
+        )
+
+    return await run_core("video_capabilities", body)
 
 
 _JSON_NATIVE = (str, int, float, bool, type(None), dict)

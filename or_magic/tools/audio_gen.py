@@ -32,13 +32,12 @@ from .common import (
     merge_provider,
     usage_meta,
 )
+from .enums import AUDIO_FORMATS, TTS_FORMATS
 from .saving import deliver_bytes, resolve_save
 
 PCM_RATE = 24_000
 DEFAULT_VOICE = "alloy"
 DEFAULT_TTS_VOICE = "flux-alexis-en"
-AUDIO_FORMATS = ("wav", "mp3", "flac", "opus", "pcm16")
-TTS_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 
 _SAVE_DESC = (
     "Write the audio to this file under OPENROUTER_OUTPUT_DIR (created if missing; traversal, "
@@ -72,7 +71,7 @@ class GenerateAudioInput(StrictModel):
     voice: str | None = Field(
         None, description="Voice (default alloy): alloy, echo, fable, onyx, nova, shimmer, …"
     )
-    format: Literal["wav", "mp3", "flac", "opus", "pcm16"] | None = Field(
+    format: Literal[AUDIO_FORMATS] | None = Field(  # type: ignore[valid-type]
         None,
         description="Audio format to request. Default pcm16 (delivered as WAV). gpt-audio models "
         "only stream pcm16: asking them for wav/mp3/flac/opus sends pcm16 and delivers WAV, with a "
@@ -96,7 +95,7 @@ class TextToSpeechInput(CacheFields):
     voice: str | None = Field(
         None, description="Voice; default flux-alexis-en for the Deepgram Flux models"
     )
-    response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = Field(
+    response_format: Literal[TTS_FORMATS] = Field(  # type: ignore[valid-type]
         "mp3", description="Audio format (default mp3); raw pcm is delivered as WAV"
     )
     speed: float | None = Field(None, ge=0.25, le=4.0, description="0.25–4.0")
@@ -487,7 +486,6 @@ TOOLS = [
         input_model=GenerateAudioInput,
         handler=generate_audio,
         annotations=generator_annotations("Generate audio"),
-        family="audio",
     ),
     ToolSpec(
         name="text_to_speech",
@@ -509,6 +507,5 @@ TOOLS = [
         input_model=TextToSpeechInput,
         handler=text_to_speech,
         annotations=generator_annotations("Text to speech"),
-        family="audio",
     ),
 ]

@@ -63,8 +63,6 @@ class ToolSpec:
     handler: Handler
     annotations: Annotations
     output_model: type[BaseModel] | None = None
-    long_running: bool = False
-    family: str = ""
 
 
 def describe(

@@ -30,6 +30,7 @@ from .common import (
     resolve_max_tokens,
 )
 from .completion import Completion, check_answer, completion_meta, run_completion
+from .enums import REASONING_EFFORTS
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 
@@ -53,7 +54,7 @@ class Message(StrictModel):
 
 
 class ReasoningOptions(StrictModel):
-    effort: Literal["max", "xhigh", "high", "medium", "low", "minimal", "none"] | None = None
+    effort: Literal[REASONING_EFFORTS] | None = None  # type: ignore[valid-type]
     max_tokens: int | None = Field(None, ge=1)
     exclude: bool | None = None
     enabled: bool | None = None
@@ -91,9 +92,7 @@ class ChatInput(CacheFields):
     seed: int | None = None
     stop: str | list[str] | None = Field(None, description="Stop sequence(s), at most 4")
     reasoning: ReasoningOptions | None = None
-    reasoning_effort: Literal["max", "xhigh", "high", "medium", "low", "minimal", "none"] | None = (
-        None
-    )
+    reasoning_effort: Literal[REASONING_EFFORTS] | None = None  # type: ignore[valid-type]
     include_reasoning: bool | None = Field(
         None,
         description="Return the model's reasoning in meta (default OPENROUTER_INCLUDE_REASONING)",
@@ -526,7 +525,6 @@ TOOLS = [
             idempotent=False,
             open_world=True,
         ),
-        family="chat",
     ),
     ToolSpec(
         name="start_chat_completion",
@@ -549,7 +547,6 @@ TOOLS = [
             idempotent=False,
             open_world=True,
         ),
-        family="chat",
     ),
     ToolSpec(
         name="get_chat_completion_status",
@@ -575,6 +572,5 @@ TOOLS = [
             idempotent=True,
             open_world=False,
         ),
-        family="chat",
     ),
 ]

@@ -120,6 +120,5 @@ TOOLS = [
             idempotent=True,
             open_world=True,
         ),
-        family="health",
     ),
 ]

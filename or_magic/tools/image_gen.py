@@ -33,7 +33,13 @@ from .common import (
     resolve_max_tokens,
     usage_meta,
 )
-from .enums import ASPECT_RATIOS
+from .enums import (
+    ASPECT_RATIOS,
+    DEDICATED_RESOLUTIONS,
+    IMAGE_SIZES,
+    OUTPUT_FORMATS,
+    QUALITIES,
+)
 from .saving import Delivered, deliver_bytes, numbered, resolve_save
 
 MAX_REFERENCES = 20
@@ -70,7 +76,7 @@ class GenerateImageInput(StrictModel):
         description="1:1 (default) 2:3 3:2 3:4 4:3 4:5 5:4 9:16 16:9 21:9; 1:4 4:1 1:8 8:1 on "
         "gemini-3.1-flash-image-preview only",
     )
-    image_size: Literal["0.5K", "1K", "2K", "4K"] | None = Field(
+    image_size: Literal[IMAGE_SIZES] | None = Field(  # type: ignore[valid-type]
         None, description="1K (default), 2K, 4K; 0.5K on gemini-3.1-flash-image-preview only"
     )
     max_tokens: int | None = Field(None, ge=1)
@@ -105,12 +111,12 @@ class GenerateImageDedicatedInput(CacheFields):
     model: str | None = Field(
         None, description="Image model (default OPENROUTER_DEFAULT_IMAGE_MODEL)"
     )
-    resolution: Literal["512", "0.5K", "1K", "2K", "4K"] | None = None
+    resolution: Literal[DEDICATED_RESOLUTIONS] | None = None  # type: ignore[valid-type]
     aspect_ratio: AspectRatio | None = None  # type: ignore[valid-type]
-    quality: Literal["auto", "low", "medium", "high"] | None = Field(
+    quality: Literal[QUALITIES] | None = Field(  # type: ignore[valid-type]
         None, description="Default auto"
     )
-    output_format: Literal["png", "jpeg", "webp", "svg"] | None = None
+    output_format: Literal[OUTPUT_FORMATS] | None = None  # type: ignore[valid-type]
     n: int = Field(1, ge=1, le=10, description="Number of images (1–10)")
     input_references: list[str] | None = Field(
         None,
@@ -655,7 +661,6 @@ TOOLS = [
         input_model=GenerateImageInput,
         handler=generate_image,
         annotations=generator_annotations("Generate an image"),
-        family="image",
     ),
     ToolSpec(
         name="generate_image_dedicated",
@@ -679,7 +684,6 @@ TOOLS = [
         input_model=GenerateImageDedicatedInput,
         handler=generate_image_dedicated,
         annotations=generator_annotations("Generate images (Images API)"),
-        family="image",
     ),
 ]
 

@@ -214,7 +214,6 @@ TOOLS = [
             idempotent=True,
             open_world=True,
         ),
-        family="models",
     ),
     ToolSpec(
         name="get_model_info",
@@ -238,7 +237,6 @@ TOOLS = [
             idempotent=True,
             open_world=True,
         ),
-        family="models",
     ),
     ToolSpec(
         name="validate_model",
@@ -262,6 +260,5 @@ TOOLS = [
             idempotent=True,
             open_world=True,
         ),
-        family="models",
     ),
 ]

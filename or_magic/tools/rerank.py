@@ -134,6 +134,5 @@ TOOLS = [
             idempotent=True,
             open_world=True,
         ),
-        family="rerank",
     ),
 ]

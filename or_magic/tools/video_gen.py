@@ -971,8 +971,6 @@ TOOLS = [
         input_model=GenerateVideoInput,
         handler=generate_video,
         annotations=generator_annotations("Generate a video"),
-        long_running=True,
-        family="video",
     ),
     ToolSpec(
         name="generate_video_from_image",
@@ -997,8 +995,6 @@ TOOLS = [
         input_model=GenerateVideoFromImageInput,
         handler=generate_video_from_image,
         annotations=generator_annotations("Animate an image"),
-        long_running=True,
-        family="video",
     ),
     ToolSpec(
         name="get_video_status",
@@ -1031,7 +1027,5 @@ TOOLS = [
             idempotent=True,
             open_world=True,
         ),
-        long_running=True,
-        family="video",
     ),
 ]

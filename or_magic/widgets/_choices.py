@@ -1,79 +1,34 @@
-"""Model pickers and allowed parameter values, read from the tool core so they cannot drift.
+"""Model pickers and allowed parameter values for the dashboard, read from the tool core.
 
-Enums come from the tools' pydantic input models (``Literal`` annotations); the model lists come
-from the cached catalog (``GET /models``) and, for video, the cached ``GET /videos/models``
-capabilities, both through the core's context (its client), never HTTP from here.
+Allowed values and defaults come from the core's front door (``or_magic.tools``), which reads the
+tools' input models, so a dropdown can neither offer what a tool refuses nor miss what it accepts.
+The model lists arrive as the core's ``model_catalog()`` / ``video_capabilities()`` results (the
+dashboard loads them); this module only filters and labels them for the pickers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal, get_args, get_origin
+from typing import Any
 
-from ..tools.enums import ASPECT_RATIOS, IMAGE_SIZES
+from ..tools import allowed_values, field_default, has_field
 
-# Used only when a tool family is not registered (so its tab still shows sensible choices).
-FALLBACKS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("generate_image", "aspect_ratio"): ASPECT_RATIOS,
-    ("generate_image", "image_size"): IMAGE_SIZES,
-    ("generate_audio", "format"): ("wav", "mp3", "flac", "opus", "pcm16"),
-    ("text_to_speech", "response_format"): ("mp3", "opus", "aac", "flac", "wav", "pcm"),
-    ("chat_completion", "reasoning_effort"): (
-        "max",
-        "xhigh",
-        "high",
-        "medium",
-        "low",
-        "minimal",
-        "none",
-    ),
-    ("analyze_image", "detail"): ("auto", "low", "high", "original"),
-}
+__all__ = [
+    "DEFAULT_AUDIO_VOICES",
+    "allowed_values",
+    "field_default",
+    "filter_models",
+    "has_field",
+    "is_free",
+    "label",
+    "modalities",
+    "model_options",
+    "optional_options",
+    "pick_default",
+]
 
 # The voices generate_audio documents for OpenAI audio models, when a model lists none itself.
 DEFAULT_AUDIO_VOICES = ("alloy", "echo", "fable", "onyx", "nova", "shimmer")
-
-
-def _literals(tp: Any) -> list[Any]:
-    """Every ``Literal`` value inside an annotation (``Literal[...] | None``, ``list[Literal]``)."""
-    if get_origin(tp) is Literal:
-        return list(get_args(tp))
-    out: list[Any] = []
-    for arg in get_args(tp):
-        for v in _literals(arg):
-            if v not in out:
-                out.append(v)
-    return out
-
-
-def input_model(tool: str) -> Any | None:
-    from ..tools.registry import get_tool
-
-    spec = get_tool(tool)
-    return spec.input_model if spec is not None else None
-
-
-def has_field(tool: str, field: str) -> bool:
-    model = input_model(tool)
-    return model is not None and field in model.model_fields
-
-
-def allowed_values(tool: str, field: str) -> tuple[Any, ...]:
-    """The ``Literal`` values of ``tool``'s ``field`` (fallback list if the tool is absent)."""
-    model = input_model(tool)
-    if model is not None and field in model.model_fields:
-        values = _literals(model.model_fields[field].annotation)
-        if values:
-            return tuple(values)
-    return FALLBACKS.get((tool, field), ())
-
-
-def field_default(tool: str, field: str, fallback: Any = None) -> Any:
-    model = input_model(tool)
-    if model is None or field not in model.model_fields:
-        return fallback
-    d = model.model_fields[field].default
-    return fallback if d is None or type(d).__name__ == "PydanticUndefinedType" else d
 
 
 def optional_options(
@@ -86,35 +41,14 @@ def optional_options(
 # ---- the model catalog ------------------------------------------------------------------------
 
 
-def context(settings: Any) -> Any:
-    from ..tools.base import ToolContext
-
-    return ToolContext(tool="dashboard", settings=settings)
-
-
-async def load_models(settings: Any) -> list[dict[str, Any]]:
-    """Every catalog model (``output_modalities=all``), cached by the core."""
-    from ..tools.catalog import ensure_catalog
-
-    models, _info = await ensure_catalog(context(settings))
-    return list(models)
-
-
-async def load_video_models(settings: Any) -> dict[str, dict[str, Any]]:
-    """Lower-cased id → ``GET /videos/models`` capability record (cached by the core)."""
-    from ..tools.video_catalog import video_models
-
-    return dict(await video_models(context(settings)))
-
-
 def modalities(model: dict[str, Any]) -> tuple[set[str], set[str]]:
-    from ..tools.catalog import modalities as _mods
+    from ..tools import modalities as _mods
 
     return _mods(model)
 
 
 def is_free(model: dict[str, Any]) -> bool:
-    from ..tools.catalog import is_free as _free
+    from ..tools import is_free as _free
 
     return _free(model)
 

@@ -80,14 +80,9 @@ def _subtype(mime: str) -> str:
 
 
 def _ext(mime: str) -> str:
-    try:
-        from ..display import _ext_for
+    from ..display import extension_for
 
-        return _ext_for(mime)
-    except Exception:  # pragma: no cover
-        import mimetypes
-
-        return mimetypes.guess_extension(mime.split(";", 1)[0].strip()) or ".bin"
+    return extension_for(mime)
 
 
 def player(item: MediaItem) -> W.Widget:

@@ -40,6 +40,11 @@ def _dropdown(description: str, options: list[tuple[str, Any]], css: str) -> W.D
     return w
 
 
+def elapsed_text(seconds: float) -> str:
+    """``12.3 s`` with a no-break space: the number and its unit never land on separate lines."""
+    return f"{seconds:.1f}\u00a0s"
+
+
 class Panel:
     """Base: a tab with a box; ``set_catalog`` is called when models are (re)loaded."""
 
@@ -84,8 +89,11 @@ class RunPanel(Panel):
         self.progress.add_class("or-magic-progress")
         self.status = W.HTML("")
         self.status.add_class("or-magic-status")
-        self.elapsed = W.HTML("")
+        # The elapsed time keeps its width whatever the status beside it says: it neither shrinks
+        # (which wrapped "0.0" / "s" onto two lines) nor jitters as the digits grow.
+        self.elapsed = W.HTML("", layout=W.Layout(flex="0 0 auto", min_width="4.5em"))
         self.elapsed.add_class("or-magic-elapsed")
+        self.status.layout.flex = "1 1 auto"
         self.error = W.HTML("")
         self.error.add_class("or-magic-error")
         self.output = W.HTML("")
@@ -219,7 +227,7 @@ class RunPanel(Panel):
             self.progress.bar_style = "info"
             self.progress.layout.visibility = "visible"
             self.status.value = "Running…"
-            self.elapsed.value = "0.0 s"
+            self.elapsed.value = elapsed_text(0.0)
 
     @staticmethod
     def _release(handles: list[str]) -> None:
@@ -231,11 +239,11 @@ class RunPanel(Panel):
 
     async def _tick(self, started: float) -> None:
         while True:
-            self.elapsed.value = f"{time.monotonic() - started:.1f} s"
+            self.elapsed.value = elapsed_text(time.monotonic() - started)
             await asyncio.sleep(0.5)
 
     async def _execute(self, tool: str, args: dict[str, Any], handles: list[str]) -> ToolResult:
-        from ..tools.api import call_tool
+        from ..tools import call_tool
 
         started = time.monotonic()
         ticker = asyncio.ensure_future(self._tick(started))
@@ -252,7 +260,7 @@ class RunPanel(Panel):
             raise
         finally:
             ticker.cancel()
-            self.elapsed.value = f"{time.monotonic() - started:.1f} s"
+            self.elapsed.value = elapsed_text(time.monotonic() - started)
             self._release(handles)
             self._set_running(False)
         self.show_result(result)
@@ -271,7 +279,7 @@ class RunPanel(Panel):
         bits = [b for b in (p.status, p.message) if b]
         self.status.value = html.escape(" · ".join(bits) or "Working…")
         if p.elapsed_s:
-            self.elapsed.value = f"{p.elapsed_s:.1f} s"
+            self.elapsed.value = elapsed_text(p.elapsed_s)
 
     def _on_text(self, delta: str) -> None:
         self._text += delta
@@ -590,9 +598,9 @@ class VideoPanel(RunPanel):
         mid = self.model.value
         if not mid:
             return None
-        from ..tools.video_catalog import find
+        from ..tools import find_video_model
 
-        return find(self.videos, mid)
+        return find_video_model(self.videos, mid)
 
     def _fill_capabilities(self) -> None:
         spec = self.spec() or {}

@@ -23,7 +23,6 @@ from typing import Any
 
 import ipywidgets as W
 
-from . import _choices as C
 from ._env import FALLBACK_LINE, spawn, user_namespace, widget_frontend
 from ._panels import (
     AnalyzePanel,
@@ -146,25 +145,28 @@ class Dashboard:
         self._load_task = spawn(self.refresh_models())
 
     async def refresh_models(self) -> None:
-        """(Re)load the catalog and the video capabilities; fill every model picker."""
-        from ..errors import ConfigError, ToolError
+        """(Re)load the catalog and the video capabilities; fill every model picker.
+
+        Both come from the core as results (stamped and redacted like any tool call), so a
+        failure is shown as the core phrased it and never raises here.
+        """
+        from ..tools import model_catalog, video_capabilities
 
         self.load_status.value = "<small>Loading models…</small>"
-        try:
-            settings = self.settings()
-            models = await C.load_models(settings)
-        except (ToolError, ConfigError) as err:
+        catalog = await model_catalog()
+        models: list[dict[str, Any]] = []
+        if catalog.is_error:
             self.load_status.value = (
                 f"<small style='color:#b00'>Could not load the model catalog: "
-                f"{html.escape(str(getattr(err, 'message', err)))}</small>"
+                f"{html.escape(catalog.text)}</small>"
             )
-            models = []
+        else:
+            models = list((catalog.data or {}).get("models") or [])
         videos: dict[str, dict[str, Any]] = {}
         if models:
-            try:
-                videos = await C.load_video_models(settings)
-            except ToolError:
-                videos = {}  # the video tab falls back to the catalog's video-output models
+            caps = await video_capabilities()
+            if caps.ok:  # else the video tab falls back to the catalog's video-output models
+                videos = dict((caps.data or {}).get("models") or {})
             self.load_status.value = ""
         self.models, self.video_models = models, videos
         for p in self.panels.values():
@@ -184,7 +186,7 @@ class Dashboard:
 
     def load(self) -> Dashboard:
         """Blocking ``ready()`` for synchronous code."""
-        from ..tools.api import run_sync
+        from ..tools import run_sync
 
         return run_sync(self.ready())
 
