@@ -526,9 +526,11 @@ async def generate_image_dedicated(
         v = getattr(args, key)
         if v is not None:
             body[key] = v
+    if body.get("resolution") == "0.5K":
+        body["resolution"] = "512"  # the spec's name for it (512, 768, 1K, 1.5K, 2K, 4K)
     if args.n != 1:
         body["n"] = args.n
-    provider = merge_provider(args.provider, s)
+    provider = merge_provider(args.provider, s, endpoint="images")
     if provider:
         body["provider"] = provider
     if refs:
