@@ -16,6 +16,7 @@ pytest.importorskip("openrouter")
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 README_URL = "http://127.0.0.1:8089/api/v1"
+MGMT = "mgmt-" + "k" * 20
 
 
 def _block_after(marker: str | None, lang: str, needle: str) -> str:
@@ -30,7 +31,7 @@ def _block_after(marker: str | None, lang: str, needle: str) -> str:
 def emulator():
     """The real command, as a user runs it (port 0 = any free one), stopped at the end."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "or_magic.testing", "--port", "0"],
+        [sys.executable, "-m", "or_magic.testing", "--port", "0", "--management-key", MGMT],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -69,6 +70,18 @@ def test_the_readme_openai_snippet_runs_against_the_emulator(emulator):
     with contextlib.redirect_stdout(out):
         exec(compile(code.replace(README_URL, emulator), "README-openai", "exec"), {})
     assert len(out.getvalue().splitlines()) == 2
+
+
+def test_credits_answer_a_management_key_only(emulator):
+    from openrouter import OpenRouter, errors
+
+    with OpenRouter(api_key=MGMT, server_url=emulator) as c:
+        assert c.credits.get_credits().data.total_credits > 0
+    with (
+        OpenRouter(api_key="other", server_url=emulator) as c,
+        pytest.raises(errors.ForbiddenResponseError),
+    ):
+        c.credits.get_credits()
 
 
 def test_the_emulator_command_is_documented():
