@@ -1014,7 +1014,10 @@ class DoubleApp:
 
     # ---- images ------------------------------------------------------------------------------
     async def image_models(self, req: Req) -> Resp:
-        return json_resp({"data": IMAGE_MODELS})
+        # prices are per endpoint in the spec (ImageEndpoint.pricing), not on the list item
+        return json_resp(
+            {"data": [{k: v for k, v in m.items() if k != "pricing"} for m in IMAGE_MODELS]}
+        )
 
     async def image_model_endpoints(self, req: Req) -> Resp:
         base = find_model(req.params["id"])
@@ -1028,10 +1031,13 @@ class DoubleApp:
             "supported_parameters": spec["supported_parameters"],
             "allowed_passthrough_parameters": [],
             "supports_streaming": spec["supports_streaming"],
-            "pricing": spec["pricing"],
+            "pricing": [
+                {"billable": "output_image", "unit": "image", "cost_usd": float(p["cost_usd"])}
+                for p in spec["pricing"]
+            ],
         }
         # the spec's ImageModelEndpointsResponse is not wrapped in ``data``
-        return json_resp({"id": spec["id"], "name": spec["name"], "endpoints": [endpoint]})
+        return json_resp({"id": spec["id"], "endpoints": [endpoint]})
 
     async def images(self, req: Req) -> Resp:
         body = req.body()
@@ -1242,7 +1248,7 @@ class DoubleApp:
             "text": text,
             "language": language,
             "duration": duration,
-            "usage": {"type": "duration", "seconds": math.ceil(duration), "cost": cost},
+            "usage": {"seconds": math.ceil(duration), "cost": cost},
         }
         if rf == "verbose_json":
             result["segments"] = [{"id": 0, "start": 0.0, "end": duration, "text": text}]
