@@ -75,8 +75,14 @@ def _default_stream() -> Any:
     return _STATE_FILE if _in_jupyter_kernel() else sys.stderr
 
 
+def _iso_now() -> str:
+    """UTC ISO-8601 with milliseconds, like Node's ``new Date().toISOString()``."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+
+
 def _emit(level: str, msg: str, ctx: dict[str, Any] | None) -> None:
-    record: dict[str, Any] = {"ts": round(time.time(), 3), "level": level, "msg": msg}
+    record: dict[str, Any] = {"ts": _iso_now(), "level": level, "msg": msg}
     if ctx:
         try:
             json.dumps(ctx, default=str)

@@ -64,11 +64,39 @@ async def test_search_filters_and_stable_pagination(double):
     assert len(models_requests(double)) == 1  # one fetch served all of that
 
 
-@pytest.mark.parametrize("args", [{"limit": 0}, {"limit": 51}, {"offset": -1}, {"limit": "ten"}])
-async def test_search_bad_paging_is_invalid_input(double, args):
+@pytest.mark.parametrize("args", [{"limit": "ten"}, {"offset": 1.5}, {"limit": None}])
+async def test_search_paging_of_the_wrong_type_is_invalid_input(double, args):
     r = await call_tool("search_models", args)
     assert r.is_error and r.code == "INVALID_INPUT"
     assert double.requests == []
+
+
+@pytest.mark.parametrize(
+    ("args", "limit", "offset", "clamped"),
+    [
+        ({"limit": 0}, 1, 0, {"limit": {"given": 0, "used": 1}}),
+        ({"limit": 51}, 50, 0, {"limit": {"given": 51, "used": 50}}),
+        (
+            {"limit": 500, "offset": -3},
+            50,
+            0,
+            {"limit": {"given": 500, "used": 50}, "offset": {"given": -3, "used": 0}},
+        ),
+        ({"offset": -1}, 20, 0, {"offset": {"given": -1, "used": 0}}),
+    ],
+)
+async def test_search_out_of_range_paging_is_clamped_like_node(
+    double, args, limit, offset, clamped
+):
+    r = await call_tool("search_models", args)
+    assert r.ok, r.text
+    assert (r.data["limit"], r.data["offset"], r.data["clamped"]) == (limit, offset, clamped)
+    assert len(r.data["results"]) <= limit and "clamped to" in r.text
+
+
+async def test_search_in_range_paging_reports_no_clamping(double):
+    r = await call_tool("search_models", {"limit": 50, "offset": 0})
+    assert r.ok and "clamped" not in r.data and "clamped" not in r.text
 
 
 async def test_concurrent_cold_callers_cause_one_fetch(double):
@@ -134,7 +162,8 @@ async def test_rerank_orders_and_limits(double):
         "Tides rise and fall twice daily.",
     ]
     r = await call_tool(
-        "rerank_documents", {"query": "ocean tides moon", "documents": docs, "top_n": 2}
+        "rerank_documents",
+        {"query": "ocean tides moon", "documents": docs, "top_n": 2, "return_documents": True},
     )
     assert r.ok, r.text
     res = r.data["results"]
@@ -148,6 +177,10 @@ async def test_rerank_orders_and_limits(double):
         "rerank_documents", {"query": "x", "documents": docs, "return_documents": False}
     )
     assert all("document" not in x for x in nodocs.data["results"])
+    # like the Node server, documents are omitted unless asked for
+    default = await call_tool("rerank_documents", {"query": "x", "documents": docs})
+    assert default.ok and all("document" not in x for x in default.data["results"])
+    assert "return_documents" not in double.requests[-1].json  # not a field of the spec
 
 
 @pytest.mark.parametrize(

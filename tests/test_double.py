@@ -302,7 +302,8 @@ def test_status_fault_old_and_new_shapes(client: httpx.Client, double: OpenRoute
     double.inject(Fault(status=429, shape="new", retry_after="40"))
     r = client.post("/chat/completions", json=CHAT)
     err = r.json()["error"]
-    assert r.status_code == 429 and "code" not in err
+    # the spec requires the integer code; the typed fields come on top of it
+    assert r.status_code == 429 and err["code"] == 429
     assert err["http_status"] == 429 and err["error_type"] == "rate_limit_exceeded"
     assert err["availability"]["code"] == "capacity_exhausted"
     assert err["availability"]["retryable"] is True and err["availability"]["retry_after"] == 40

@@ -161,6 +161,85 @@ async def test_reference_images_from_path_and_data_url(double, out, fixtures_dir
     assert [m["mime"] for m in req.media] == ["image/jpeg", "image/png"]
 
 
+def _fake_dns(monkeypatch: pytest.MonkeyPatch, table: dict[str, list[str]]) -> list[str]:
+    """Resolve names from ``table`` (and record the lookups) instead of the system resolver."""
+    from or_magic.safety import fetch
+
+    asked: list[str] = []
+
+    async def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        if host not in table:
+            raise OSError(f"no such host {host}")
+        return table[host]
+
+    monkeypatch.setattr(fetch, "system_resolver", resolver)
+    return asked
+
+
+async def test_public_reference_urls_are_forwarded_not_downloaded(double, out, monkeypatch):
+    asked = _fake_dns(monkeypatch, {"images.example.org": ["93.184.215.14"]})
+    url = "https://images.example.org/cat.png?size=large"
+    r = await call_tool("generate_image", {"prompt": "a cat", "input_images": [url]})
+    assert r.ok, r.text
+    assert asked == ["images.example.org"]  # vetted (resolved), never fetched
+    (req,) = chat_requests(double)
+    part = req.json["messages"][0]["content"][1]
+    assert part == {"type": "image_url", "image_url": {"url": url, "detail": "high"}}
+
+
+@pytest.mark.parametrize(
+    ("url", "addresses"),
+    [
+        ("http://intranet.example.org/a.png", ["10.1.2.3"]),
+        ("http://meta.example.org/latest", ["169.254.169.254"]),
+        ("http://mixed.example.org/a.png", ["93.184.215.14", "127.0.0.1"]),
+        ("http://127.0.0.1:8080/a.png", []),
+    ],
+)
+async def test_private_reference_urls_are_refused_before_sending(
+    double, out, monkeypatch, url, addresses
+):
+    host = url.split("/")[2].split(":")[0]
+    _fake_dns(monkeypatch, {host: addresses})
+    r = await call_tool("generate_image", {"prompt": "x", "input_images": [url]})
+    assert r.code == "UPSTREAM_REFUSED" and r.details["reason"] == "blocked_host", r.text
+    assert r.text.startswith("input_images[0]")
+    assert double.requests == []
+
+
+async def test_allowlisted_private_reference_is_inlined_not_forwarded(
+    double, out, monkeypatch, fixtures_dir
+):
+    """OpenRouter cannot reach an internal host, so an allowlisted one is downloaded here."""
+    body = (fixtures_dir / "photo.jpg").read_bytes()
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("OPENROUTER_URL_ALLOWLIST", "127.0.0.1")
+        url = f"http://127.0.0.1:{srv.server_address[1]}/ref.jpg"
+        r = await call_tool("generate_image", {"prompt": "x", "input_images": [url]})
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert r.ok, r.text
+    (req,) = chat_requests(double)
+    sent = req.json["messages"][0]["content"][1]["image_url"]["url"]
+    assert sent != url and [m["mime"] for m in req.media] == ["image/jpeg"]
+
+
 async def test_bad_references_fail_before_any_request(double, out, tmp_path):
     (tmp_path / "work" / "notes.txt").write_text("hello")
     cases = {

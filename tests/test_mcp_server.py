@@ -504,7 +504,9 @@ async def test_local_error_codes(double, mode):
         r = await c.call_tool("get_model_info", {"model": "nope/missing"})
         assert r.is_error and meta_of(r)["code"] == "MODEL_NOT_FOUND"
         assert any("search_models" in s for s in meta_of(r)["suggestions"])
-        r = await c.call_tool("search_models", {"limit": 500})
+        r = await c.call_tool("search_models", {"limit": 500})  # clamped like Node, not refused
+        assert not r.is_error and '"clamped"' in text_of(r)
+        r = await c.call_tool("search_models", {"limit": "ten"})
         assert r.is_error and meta_of(r)["code"] == "INVALID_INPUT" and "limit" in text_of(r)
         r = await c.call_tool("chat_completion", {"prompt": "hi", "promt": "typo"})
         assert r.is_error and meta_of(r)["code"] == "INVALID_INPUT" and "promt" in text_of(r)

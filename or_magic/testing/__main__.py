@@ -22,20 +22,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--key", action="append", default=None, help="accept only this key (repeatable)"
     )
+    parser.add_argument(
+        "--management-key",
+        action="append",
+        default=None,
+        help="treat this key as a management key (GET /credits answers it; repeatable)",
+    )
     parser.add_argument("--video-polls", type=int, default=2, help="polls until a video completes")
     parser.add_argument("--crlf", action="store_true", help="use CRLF line endings in SSE")
     args = parser.parse_args(argv)
 
     from .server import OpenRouterDouble
 
+    keys = set(args.key or []) | set(args.management_key or []) if args.key else None
     double = OpenRouterDouble(
-        valid_keys=set(args.key) if args.key else None,
+        valid_keys=keys,
         require_auth=args.require_auth or bool(args.key),
         video_polls_to_complete=args.video_polls,
         crlf=args.crlf,
         host=args.host,
         port=args.port,
     )
+    for key in args.management_key or []:
+        double.set_key_info(key, is_management_key=True)
     try:
         double.start()
     except OSError as exc:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from . import _chat, _media
+from . import _chat, _embed, _media
 from ._chat import ApiError, bad_request
 from .catalog import (
     IMAGE_BY_ID,
@@ -49,7 +49,14 @@ log = logging.getLogger("or_magic.testing")
 
 PREFIX = "/api/v1"
 BIG_BODY = 8 * 1024 * 1024
-CACHEABLE = {"/chat/completions", "/images", "/audio/speech", "/audio/transcriptions", "/rerank"}
+CACHEABLE = {
+    "/chat/completions",
+    "/images",
+    "/audio/speech",
+    "/audio/transcriptions",
+    "/rerank",
+    "/embeddings",
+}
 VIDEO_TERMINAL = {"completed", "failed", "cancelled", "expired"}
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -155,6 +162,15 @@ class DoubleApp:
             ("GET", re.compile(r"/generation"), self.generation, True),
             ("POST", re.compile(r"/rerank"), self.rerank, True),
             ("GET", re.compile(r"/images/models"), self.image_models, False),
+            (
+                "GET",
+                re.compile(r"/images/models/(?P<id>.+)/endpoints"),
+                self.image_model_endpoints,
+                False,
+            ),
+            ("POST", re.compile(r"/embeddings"), self.embeddings, True),
+            ("GET", re.compile(r"/embeddings/models"), self.embedding_models, False),
+            ("GET", re.compile(r"/providers"), self.providers, False),
             ("POST", re.compile(r"/images"), self.images, True),
             ("POST", re.compile(r"/audio/speech"), self.speech, True),
             ("POST", re.compile(r"/audio/transcriptions"), self.transcriptions, True),
@@ -217,6 +233,31 @@ class DoubleApp:
             "upstream_id": gen_id.replace("gen-", "up-"),
             "router": None,
             "provider_responses": [],
+            # the rest of the spec's (required, mostly nullable) GenerationResponse fields
+            "user_agent": req.headers.get("user-agent"),
+            "external_user": None,
+            "preset_id": None,
+            "workspace_id": None,
+            "data_region": "global",
+            "service_tier": None,
+            "cache_discount": None,
+            "upstream_inference_cost": None,
+            "num_search_results": None,
+            "num_fetches": None,
+            "web_search_engine": None,
+            "finish_reason": None,
+            "native_finish_reason": None,
+            "streamed": None,
+            "tokens_prompt": None,
+            "tokens_completion": None,
+            "native_tokens_prompt": None,
+            "native_tokens_completion": None,
+            "native_tokens_completion_images": None,
+            "native_tokens_reasoning": None,
+            "native_tokens_cached": None,
+            "num_media_prompt": None,
+            "num_media_completion": None,
+            "num_input_audio_prompt": None,
         }
         rec.update(data)
         cost = float(rec.get("total_cost") or 0)
@@ -769,13 +810,14 @@ class DoubleApp:
         if model is None:
             return error_resp(404, f"No endpoints found for {mid}")
         _, variant = split_variant(mid)
+        params = model["supported_parameters"]
         endpoint = {
             "name": f"{OFFLINE_PROVIDER} | {model['id']}",
             "model_id": model["id"],
             "model_name": model["name"],
             "provider_name": OFFLINE_PROVIDER,
             "tag": OFFLINE_PROVIDER + (f":{variant}" if variant else ""),
-            "context_length": model["context_length"],
+            "context_length": model["context_length"] or 0,  # an int in the spec, never null
             "max_completion_tokens": model["top_provider"]["max_completion_tokens"],
             "max_prompt_tokens": None,
             "pricing": model["pricing"],
@@ -783,6 +825,15 @@ class DoubleApp:
             "supported_parameters": model["supported_parameters"],
             "supports_implicit_caching": False,
             "supports_voice_cloning": False,
+            "supports_diarization": has_output(model, "transcription"),
+            "supports_tool_choice": {
+                "auto": "tools" in params,
+                "none": "tools" in params,
+                "required": "tool_choice" in params,
+                "function": "tool_choice" in params,
+            },
+            "native_tools": {},
+            "service_tier": None,
             "status": 0,
             "uptime_last_5m": 100.0,
             "uptime_last_30m": 100.0,
@@ -820,13 +871,80 @@ class DoubleApp:
             "creator_user_id": USER_ID,
             "expires_at": None,
             "rate_limit": {"requests": -1, "interval": "10s", "note": "deprecated"},
+            "allowed_data_regions": ["global"],
+            "budgets": [],
+            "effective_budget": None,
+            "free_model_daily_requests": {"limit": 1000, "remaining": 1000, "used": 0},
+            "organization_id": None,
+            "workspace_id": None,
             "offline": True,
         }
         data.update(overrides)
         return json_resp({"data": data})
 
     async def credits(self, req: Req) -> Resp:
-        return error_resp(403, "Only management keys can perform this operation")
+        """Management keys only, like OpenRouter (``key_overrides[key]["is_management_key"]``)."""
+        key = req.key or ""
+        with self.lock:
+            overrides = dict(self.key_overrides.get(key, {}))
+            usage = round(sum(self.key_usage.values()), 10)
+        if not overrides.get("is_management_key"):
+            return error_resp(403, "Only management keys can perform this operation")
+        total = float(overrides.get("total_credits", 100.0))
+        return json_resp({"data": {"total_credits": total, "total_usage": usage}})
+
+    async def providers(self, req: Req) -> Resp:
+        return json_resp(
+            {
+                "data": [
+                    {
+                        "name": "or_magic offline",
+                        "slug": OFFLINE_PROVIDER,
+                        "privacy_policy_url": None,
+                        "terms_of_service_url": None,
+                        "status_page_url": None,
+                        "headquarters": None,
+                        "datacenters": None,
+                    }
+                ]
+            }
+        )
+
+    # ---- embeddings --------------------------------------------------------------------------
+    async def embedding_models(self, req: Req) -> Resp:
+        items = [m for m in MODELS if has_output(m, "embeddings")]
+        return json_resp({"data": items, "total_count": len(items), "links": {"next": None}})
+
+    async def embeddings(self, req: Req) -> Resp:
+        body = req.body()
+        _, model = self.require_model(body, "embeddings", "embeddings")
+        data, tokens = _embed.embed_body(body)
+        gen_id = self.new_id("gen-emb", req.body_hash)
+        cost = round(tokens * float(model["pricing"].get("prompt", "0") or 0), 12)
+        self.record_generation(
+            gen_id,
+            req,
+            model=model["id"],
+            api_type="embeddings",
+            total_cost=cost,
+            usage=cost,
+            tokens_prompt=tokens,
+        )
+        return json_resp(
+            {
+                "id": gen_id,
+                "object": "list",
+                "model": model["id"],
+                "data": data,
+                "usage": {
+                    "prompt_tokens": tokens,
+                    "total_tokens": tokens,
+                    "cost": cost,
+                    "is_byok": False,
+                },
+            },
+            headers={"X-Generation-Id": gen_id},
+        )
 
     async def generation(self, req: Req) -> Resp:
         gid = req.query.get("id")
@@ -896,7 +1014,30 @@ class DoubleApp:
 
     # ---- images ------------------------------------------------------------------------------
     async def image_models(self, req: Req) -> Resp:
-        return json_resp({"data": IMAGE_MODELS})
+        # prices are per endpoint in the spec (ImageEndpoint.pricing), not on the list item
+        return json_resp(
+            {"data": [{k: v for k, v in m.items() if k != "pricing"} for m in IMAGE_MODELS]}
+        )
+
+    async def image_model_endpoints(self, req: Req) -> Resp:
+        base = find_model(req.params["id"])
+        spec = IMAGE_BY_ID.get(base["id"]) if base else None
+        if spec is None:
+            return error_resp(404, f"No image endpoints found for {req.params['id']}")
+        endpoint = {
+            "provider_name": OFFLINE_PROVIDER,
+            "provider_slug": OFFLINE_PROVIDER,
+            "provider_tag": OFFLINE_PROVIDER,
+            "supported_parameters": spec["supported_parameters"],
+            "allowed_passthrough_parameters": [],
+            "supports_streaming": spec["supports_streaming"],
+            "pricing": [
+                {"billable": "output_image", "unit": "image", "cost_usd": float(p["cost_usd"])}
+                for p in spec["pricing"]
+            ],
+        }
+        # the spec's ImageModelEndpointsResponse is not wrapped in ``data``
+        return json_resp({"id": spec["id"], "endpoints": [endpoint]})
 
     async def images(self, req: Req) -> Resp:
         body = req.body()
@@ -1107,7 +1248,7 @@ class DoubleApp:
             "text": text,
             "language": language,
             "duration": duration,
-            "usage": {"type": "duration", "seconds": math.ceil(duration), "cost": cost},
+            "usage": {"seconds": math.ceil(duration), "cost": cost},
         }
         if rf == "verbose_json":
             result["segments"] = [{"id": 0, "start": 0.0, "end": duration, "text": text}]

@@ -113,8 +113,7 @@ def _model(
             "mandatory": False,
             "supports_max_tokens": True,
         }
-    if voices is not None:
-        rec["supported_voices"] = list(voices)
+    rec["supported_voices"] = list(voices) if voices is not None else None  # required, nullable
     return rec
 
 
@@ -492,7 +491,7 @@ MODELS: list[dict[str, Any]] = [
         tokenizer="GPT",
         extra_pricing={"audio": "0.00006"},
     ),
-    # ---- embeddings (no endpoint in the double; present so modality filters have something to hide)
+    # ---- embeddings (POST /embeddings; GET /embeddings/models)
     _model(
         "openai/text-embedding-3-small",
         "OpenAI: Text Embedding 3 Small",
@@ -560,6 +559,8 @@ VIDEO_MODELS: list[dict[str, Any]] = [
         "generate_audio": True,
         "seed": True,
         "pricing_skus": {"per-video-second": "0.40", "per-video-second-1080p": "0.60"},
+        "creativity": None,
+        "upscale_factor": None,
         "allowed_passthrough_parameters": [
             "personGeneration",
             "negativePrompt",
@@ -582,6 +583,8 @@ VIDEO_MODELS: list[dict[str, Any]] = [
         "generate_audio": None,
         "seed": False,
         "pricing_skus": {"per-video-second": "0.30", "per-video-second-1080p": "0.50"},
+        "creativity": None,
+        "upscale_factor": None,
         "allowed_passthrough_parameters": [],
     },
     {
@@ -599,6 +602,8 @@ VIDEO_MODELS: list[dict[str, Any]] = [
         "generate_audio": True,
         "seed": True,
         "pricing_skus": {"per-video-second": "0.08", "per-video-second-720p": "0.12"},
+        "creativity": None,
+        "upscale_factor": None,
         "allowed_passthrough_parameters": ["camera_fixed", "watermark"],
     },
     {
@@ -616,6 +621,8 @@ VIDEO_MODELS: list[dict[str, Any]] = [
         "generate_audio": False,
         "seed": True,
         "pricing_skus": {"per-video-second": "0.10"},
+        "creativity": None,
+        "upscale_factor": None,
         "allowed_passthrough_parameters": ["negative_prompt", "prompt_extend"],
     },
 ]
@@ -651,6 +658,7 @@ def _image_model(
             "seed": {"type": "range", "min": 0, "max": 2_147_483_647},
         },
         "supports_streaming": True,
+        "endpoints": f"/api/v1/images/models/{id}/endpoints",
         "pricing": [
             {"billable": "image", "unit": "image", "cost_usd": base["pricing"]["image_output"]}
         ],

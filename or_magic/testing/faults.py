@@ -214,7 +214,13 @@ def error_body(
             "user_id": USER_ID,
         }
     if shape == "new":
-        err: dict[str, Any] = {"message": msg, "error_type": etype, "http_status": status}
+        # ``code`` (the integer status) is required by the spec; the typed fields come on top
+        err: dict[str, Any] = {
+            "code": status,
+            "message": msg,
+            "error_type": etype,
+            "http_status": status,
+        }
         code, retryable = AVAILABILITY_CODES.get(status, (None, False))
         code = availability_code or code
         if code is not None:

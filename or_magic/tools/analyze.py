@@ -293,9 +293,26 @@ def _input_meta(blob: Any, source: str, **extra: Any) -> dict[str, Any]:
 
 
 def _cache_mark(part: dict[str, Any], cache_input: bool | None) -> dict[str, Any]:
-    if cache_input:
-        part["cache_control"] = {"type": "ephemeral"}
+    """The media part as sent: the spec allows ``cache_control`` on text parts only, so the
+    breakpoint goes on a text part after the media (see ``_content``), never on the part itself."""
     return part
+
+
+CACHE_BREAKPOINT_TEXT = "(end of the attached media)"
+
+
+def _content(question: str, parts: list[dict[str, Any]], cache_input: bool | None) -> list[Any]:
+    """Question first; with ``cache_input`` the media comes first, then a short text part that
+    carries the cache breakpoint, then the question — so a new question reuses the cached media
+    prefix (a breakpoint caches everything before it)."""
+    if not cache_input or not parts:
+        return [{"type": "text", "text": question}, *parts]
+    marker = {
+        "type": "text",
+        "text": CACHE_BREAKPOINT_TEXT,
+        "cache_control": {"type": "ephemeral"},
+    }
+    return [*parts, marker, {"type": "text", "text": question}]
 
 
 def _unsupported(label: str, what: str, allowed: str, suggestion: str) -> ToolError:
@@ -415,7 +432,7 @@ def _chat_body(
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": model,
-        "messages": [{"role": "user", "content": [{"type": "text", "text": question}, *parts]}],
+        "messages": [{"role": "user", "content": _content(question, parts, args.cache_input)}],
     }
     if args.temperature is not None:
         body["temperature"] = args.temperature
@@ -608,10 +625,16 @@ async def speech_to_text(args: SpeechToTextInput, ctx: ToolContext) -> ToolResul
         if args.language:
             body["language"] = args.language
         if args.response_format:
-            body["response_format"] = args.response_format
+            # The spec has json and verbose_json only; text/srt/vtt are rendered here from the
+            # verbose_json segments (see _render_transcript).
+            body["response_format"] = (
+                "verbose_json"
+                if args.response_format in LOCAL_STT_FORMATS
+                else args.response_format
+            )
         if args.temperature is not None:
             body["temperature"] = args.temperature
-        provider = merge_provider(args.provider, s)
+        provider = merge_provider(args.provider, s, endpoint="transcription")
         if provider:
             body["provider"] = provider
         resp = await ctx.client.request_json(
@@ -625,6 +648,41 @@ async def speech_to_text(args: SpeechToTextInput, ctx: ToolContext) -> ToolResul
     finally:
         blob.close()
     return _stt_result(resp, args, s, model, fmt, blob, kind)
+
+
+LOCAL_STT_FORMATS = ("text", "srt", "vtt")
+
+
+def _cue_time(seconds: float, sep: str) -> str:
+    ms = max(0, round(seconds * 1000))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    sec, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{sec:02d}{sep}{ms:03d}"
+
+
+def _render_transcript(parsed: dict[str, Any], rf: str) -> str:
+    """Plain text, SRT or WebVTT from a verbose_json transcription (segments, else one cue)."""
+    text = parsed.get("text") if isinstance(parsed.get("text"), str) else ""
+    if rf == "text":
+        return text
+    cues: list[tuple[float, float, str]] = []
+    for seg in parsed.get("segments") or []:
+        if not isinstance(seg, dict) or not isinstance(seg.get("text"), str):
+            continue
+        start, end = seg.get("start"), seg.get("end")
+        if isinstance(start, (int, float)) and isinstance(end, (int, float)):
+            cues.append((float(start), float(end), seg["text"].strip()))
+    if not cues and text.strip():
+        dur = parsed.get("duration")
+        cues = [(0.0, float(dur) if isinstance(dur, (int, float)) else 0.0, text.strip())]
+    sep = "," if rf == "srt" else "."
+    blocks = [
+        (f"{i}\n" if rf == "srt" else "") + f"{_cue_time(a, sep)} --> {_cue_time(b, sep)}\n{t}\n"
+        for i, (a, b, t) in enumerate(cues, 1)
+    ]
+    body = "\n".join(blocks)
+    return body if rf == "srt" else "WEBVTT\n\n" + body
 
 
 def _stt_result(
@@ -680,6 +738,10 @@ def _stt_result(
         data = parsed
         if rf == "verbose_json":
             text = json.dumps(parsed, indent=2, ensure_ascii=False)
+        elif rf in LOCAL_STT_FORMATS:
+            text = _render_transcript(parsed, rf)
+            meta["rendered_locally"] = True
+            data = None  # a text format, as if the server had rendered it
         else:
             text = parsed.get("text") if isinstance(parsed.get("text"), str) else ""
         if isinstance(parsed.get("language"), str):

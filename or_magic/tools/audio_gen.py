@@ -375,7 +375,8 @@ async def text_to_speech(args: TextToSpeechInput, ctx: ToolContext) -> ToolResul
     body: dict[str, Any] = {
         "model": model,
         "input": args.input,
-        "response_format": args.response_format,
+        # The spec's formats are mp3 and pcm: wav is requested as pcm and wrapped here.
+        "response_format": "pcm" if args.response_format == "wav" else args.response_format,
     }
     if voice:
         body["voice"] = voice
@@ -383,7 +384,7 @@ async def text_to_speech(args: TextToSpeechInput, ctx: ToolContext) -> ToolResul
         body["speed"] = args.speed
     if args.instructions:
         body["instructions"] = args.instructions
-    provider = merge_provider(args.provider, s)
+    provider = merge_provider(args.provider, s, endpoint="speech")
     if provider:
         body["provider"] = provider
     log.audit(
@@ -418,7 +419,10 @@ async def text_to_speech(args: TextToSpeechInput, ctx: ToolContext) -> ToolResul
             details={"reason": "empty_audio", "model": model},
             suggestions=["Retry", "Try another voice or model"],
         )
-    pcm = args.response_format == "pcm" or ctype.split(";")[0].strip() in ("audio/pcm", "audio/l16")
+    pcm = args.response_format in ("pcm", "wav") or ctype.split(";")[0].strip() in (
+        "audio/pcm",
+        "audio/l16",
+    )
     m = _RATE_PARAM.search(ctype)
     rate = int(m.group(1)) if m and 1 <= int(m.group(1)) <= 768_000 else PCM_RATE
     data, mime, ext, wrap_note = audio_container(resp.data, raw_pcm_expected=pcm, rate=rate)

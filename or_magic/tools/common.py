@@ -128,20 +128,61 @@ def cache_meta(headers: dict[str, str]) -> dict[str, Any] | None:
     return out
 
 
+# Provider keys each endpoint's request schema accepts (OpenRouter OpenAPI spec, as in the official
+# SDK: ProviderPreferences, ImageGenerationProviderPreferences, SpeechRequestProvider,
+# STTRequestProvider, VideoGenerationRequestProvider). ``None`` = every routing key.
+PROVIDER_KEYS: dict[str, frozenset[str] | None] = {
+    "chat": None,
+    "rerank": None,
+    "images": frozenset({"order", "only", "ignore", "sort", "allow_fallbacks", "options"}),
+    "speech": frozenset({"data_collection", "zdr", "options"}),
+    "transcription": frozenset({"data_collection", "zdr", "options"}),
+    "video": frozenset({"options"}),
+}
+
+
 def merge_provider(
-    prefs: ProviderPrefs | dict[str, Any] | None, settings: Settings
+    prefs: ProviderPrefs | dict[str, Any] | None, settings: Settings, *, endpoint: str = "chat"
 ) -> dict[str, Any] | None:
-    """Env defaults, overridden key by key by the call; ``None`` and empty lists dropped, False kept."""
+    """Env defaults, overridden key by key by the call; ``None`` and empty lists dropped, False kept.
+
+    Keys the endpoint's schema lacks are refused (INVALID_INPUT, before anything is sent) when the
+    call gave them, and dropped when they only come from the OPENROUTER_PROVIDER_* defaults (those
+    are chat routing defaults; they must not break a speech or video call). ``max_price`` values
+    are sent as decimal strings, the spec's type (the docs' examples use numbers).
+    """
+    allowed = PROVIDER_KEYS.get(endpoint)
     out = settings.provider_defaults()
     given = (
         prefs.model_dump(exclude_none=True) if isinstance(prefs, BaseModel) else dict(prefs or {})
     )
+    if allowed is not None:
+        out = {k: v for k, v in out.items() if k in allowed}
+        bad = sorted(k for k, v in given.items() if v is not None and k not in allowed)
+        if bad:
+            raise ToolError(
+                ErrorCode.INVALID_INPUT,
+                f"provider: {', '.join(bad)} not supported by the {endpoint} endpoint "
+                f"(it accepts {', '.join(sorted(allowed))})",
+                details={"field": "provider", "unsupported": bad, "endpoint": endpoint},
+            )
     for k, v in given.items():
         if v is None:
             continue
         out[k] = v
     out = {k: v for k, v in out.items() if v is not None and v != []}
+    if isinstance(out.get("max_price"), dict):
+        out["max_price"] = {k: _price_str(v) for k, v in out["max_price"].items()}
     return out or None
+
+
+def _price_str(v: Any) -> Any:
+    """1 → "1", 0.5 → "0.5", 1e-7 → "0.0000001" (no exponent); strings pass through."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return v
+    from decimal import Decimal
+
+    return format(Decimal(str(v)).normalize(), "f")
 
 
 def resolve_max_tokens(value: int | None, settings: Settings) -> int | None:

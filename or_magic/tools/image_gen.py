@@ -84,7 +84,9 @@ class GenerateImageInput(StrictModel):
     input_images: list[str] | None = Field(
         None,
         max_length=MAX_REFERENCES,
-        description="Reference images: local paths (input sandbox), http(s) URLs or data URLs",
+        description="Reference images: local paths (input sandbox), http(s) URLs or data URLs. "
+        "Public http(s) URLs are forwarded for OpenRouter to fetch (after the SSRF check: a "
+        "private or metadata address is refused); paths and data URLs are sent inline",
     )
     modalities: list[Literal["image", "text"]] | None = Field(
         None,
@@ -158,16 +160,63 @@ async def load_image(source: str, settings: Settings, label: str) -> Any:
 
 async def reference_urls(sources: list[str] | None, settings: Settings, label: str) -> list[str]:
     """Each reference as a data URL (loaded and checked locally before anything is sent)."""
+    return [
+        await _inline_url(src, settings, f"{label}[{i}]") for i, src in enumerate(sources or [])
+    ]
+
+
+async def _inline_url(source: str, settings: Settings, label: str) -> str:
+    blob = await load_image(source.strip(), settings, label)
+    try:
+        return blob.data_url(limit=None)
+    finally:
+        close = getattr(blob, "close", None)
+        if callable(close):
+            close()
+
+
+async def forwardable_url(source: str, settings: Settings) -> str | None:
+    """``source`` itself when it is an http(s) URL every address of which is public; else None.
+
+    The Node server forwards ``input_images`` URLs for OpenRouter to fetch (no download, no
+    inlining). We do the same, but only after the SSRF check: the host is resolved and a private,
+    loopback, metadata… address is refused (UPSTREAM_REFUSED) before anything is sent. A host on
+    OPENROUTER_URL_ALLOWLIST that resolves to a private address is not forwarded (OpenRouter could
+    not reach it): it is downloaded and inlined as before (None).
+    """
+    if source[:8].lower() != "https://" and source[:7].lower() != "http://":
+        return None
+    from ..safety import fetch
+    from ..safety.addresses import Allowlist, is_blocked_ip
+
+    target = fetch.parse_target(source)
+    addresses = await fetch.vet_target(
+        target, Allowlist.from_settings(settings), fetch.system_resolver
+    )
+    if any(is_blocked_ip(a) for a in addresses):
+        return None
+    return target.url
+
+
+async def chat_reference_urls(
+    sources: list[str] | None, settings: Settings, label: str
+) -> tuple[list[str], int]:
+    """References for the chat route: public URLs forwarded, the rest loaded and inlined.
+
+    Returns (urls, how many were forwarded)."""
     urls: list[str] = []
+    forwarded = 0
     for i, src in enumerate(sources or []):
-        blob = await load_image(src.strip(), settings, f"{label}[{i}]")
         try:
-            urls.append(blob.data_url(limit=None))
-        finally:
-            close = getattr(blob, "close", None)
-            if callable(close):
-                close()
-    return urls
+            url = await forwardable_url(src.strip(), settings)
+        except ToolError as err:
+            raise err.with_prefix(f"{label}[{i}]") from None
+        if url is not None:
+            urls.append(url)
+            forwarded += 1
+        else:
+            urls.append(await _inline_url(src, settings, f"{label}[{i}]"))
+    return urls, forwarded
 
 
 # ---- finding images in an answer -------------------------------------------------------------------
@@ -394,7 +443,7 @@ REFERENCE_PREAMBLE = (
 async def generate_image(args: GenerateImageInput, ctx: ToolContext) -> ToolResult:
     s = ctx.settings
     save = resolve_save(args.save_path, s)
-    refs = await reference_urls(args.input_images, s, "input_images")
+    refs, forwarded = await chat_reference_urls(args.input_images, s, "input_images")
     model = clean_model(args.model) or s.default_image_model
     prompt = args.prompt.strip()
     content: Any
@@ -424,6 +473,7 @@ async def generate_image(args: GenerateImageInput, ctx: ToolContext) -> ToolResu
         model=model,
         prompt_preview=log.preview(prompt, 80),
         references=len(refs),
+        references_forwarded=forwarded,
         aspect_ratio=args.aspect_ratio,
         image_size=args.image_size,
         save=save is not None,
@@ -532,9 +582,11 @@ async def generate_image_dedicated(
         v = getattr(args, key)
         if v is not None:
             body[key] = v
+    if body.get("resolution") == "0.5K":
+        body["resolution"] = "512"  # the spec's name for it (512, 768, 1K, 1.5K, 2K, 4K)
     if args.n != 1:
         body["n"] = args.n
-    provider = merge_provider(args.provider, s)
+    provider = merge_provider(args.provider, s, endpoint="images")
     if provider:
         body["provider"] = provider
     if refs:

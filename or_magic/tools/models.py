@@ -27,6 +27,21 @@ class Capabilities(StrictModel):
     video_output: bool | None = Field(None, description="Generates video")
 
 
+LIMIT_MIN, LIMIT_MAX = 1, 50
+
+
+def clamp_paging(limit: int, offset: int) -> tuple[int, int, dict[str, dict[str, int]]]:
+    """(limit, offset, what was clamped: {name: {given, used}})."""
+    used_limit = min(LIMIT_MAX, max(LIMIT_MIN, limit))
+    used_offset = max(0, offset)
+    clamped = {
+        name: {"given": given, "used": used}
+        for name, given, used in (("limit", limit, used_limit), ("offset", offset, used_offset))
+        if given != used
+    }
+    return used_limit, used_offset, clamped
+
+
 class SearchInput(StrictModel):
     query: str | None = Field(None, description="Substring of the id or name (case-insensitive)")
     provider: str | None = Field(None, description="Author prefix, e.g. 'openai' or 'google'")
@@ -36,8 +51,10 @@ class SearchInput(StrictModel):
         None, description="All of these output modalities"
     )
     free_only: bool | None = Field(None, description="Only free models (:free or zero pricing)")
-    limit: int = Field(20, ge=1, le=50)
-    offset: int = Field(0, ge=0)
+    # Out-of-range paging is clamped (to 1–50 and ≥ 0) like the Node server, not refused; the
+    # schema still advertises the range, and the result says when a value was clamped.
+    limit: int = Field(20, json_schema_extra={"minimum": LIMIT_MIN, "maximum": LIMIT_MAX})
+    offset: int = Field(0, json_schema_extra={"minimum": 0})
 
     @field_validator("query", "provider")
     @classmethod
@@ -90,17 +107,25 @@ async def search_models(args: SearchInput, ctx: ToolContext) -> ToolResult:
     models, info = await ensure_catalog(ctx)
     hits = [m for m in models if _matches(m, args)]
     total = len(hits)
-    page = hits[args.offset : args.offset + args.limit]
-    has_more = args.offset + args.limit < total
-    data = {
+    limit, offset, clamped = clamp_paging(args.limit, args.offset)
+    page = hits[offset : offset + limit]
+    has_more = offset + limit < total
+    data: dict[str, Any] = {
         "results": page,
-        "offset": args.offset,
-        "limit": args.limit,
+        "offset": offset,
+        "limit": limit,
         "total": total,
         "has_more": has_more,
-        "next_offset": args.offset + args.limit if has_more else None,
+        "next_offset": offset + limit if has_more else None,
     }
-    lines = [f"{total} model(s) match; showing {len(page)} from offset {args.offset}."]
+    lines = [f"{total} model(s) match; showing {len(page)} from offset {offset}."]
+    if clamped:
+        data["clamped"] = clamped
+        lines.append(
+            "Note: "
+            + "; ".join(f"{k} {v['given']} was clamped to {v['used']}" for k, v in clamped.items())
+            + f" ({k_range()})."
+        )
     for m in page:
         ins, outs = modalities(m)
         free = " (free)" if is_free(m) else ""
@@ -109,6 +134,10 @@ async def search_models(args: SearchInput, ctx: ToolContext) -> ToolResult:
         )
     meta: dict[str, Any] = {"catalog": info}
     return ToolResult(tool="search_models", text="\n".join(lines), data=data, meta=meta)
+
+
+def k_range() -> str:
+    return f"limit is {LIMIT_MIN}–{LIMIT_MAX}, offset ≥ 0"
 
 
 class ModelInput(StrictModel):
@@ -200,7 +229,7 @@ TOOLS = [
                 '{"output_modalities": ["image"], "limit": 5}',
                 '{"free_only": true}',
             ],
-            bad=['{"limit": 500} (max 50; page with offset)'],
+            bad=['{"limit": 500} (clamped to 50, and the result says so; page with offset)'],
             fails="INVALID_CREDENTIALS / UPSTREAM_HTTP / UPSTREAM_TIMEOUT when the catalog cannot be fetched.",
             works_with=_WORKS,
         ),

@@ -24,7 +24,11 @@ class RerankInput(StrictModel):
         None, description="Default cohere/rerank-v3.5 (OPENROUTER_DEFAULT_RERANK_MODEL)"
     )
     top_n: int | None = Field(None, ge=1, description="Return only the best N")
-    return_documents: bool = Field(True, description="Include each document's text in the results")
+    return_documents: bool = Field(
+        False,
+        description="Include each document's text in the results (default false, like the Node "
+        "server; applied locally: the /rerank API has no such field)",
+    )
     provider: ProviderPrefs | None = None
 
     @field_validator("query")

@@ -79,8 +79,8 @@ class _VideoOptions(StrictModel):
     )
     provider: dict[str, Any] | None = Field(
         None,
-        description="Provider routing (order, only, ignore, …) and passthrough options "
-        '({"options": {"<provider-slug>": {…}}}); merged with OPENROUTER_PROVIDER_* defaults',
+        description='Provider passthrough options only: {"options": {"<provider-slug>": {…}}}. '
+        "The /videos API has no routing keys (order, only, …): they are refused with INVALID_INPUT",
     )
     save_path: str | None = Field(None, description=_SAVE_DESC)
     max_wait_ms: int | None = Field(
@@ -716,7 +716,7 @@ async def _generate(
         v = canon.get(key, getattr(args, key))
         if v is not None:
             body[key] = v
-    provider = merge_provider(args.provider, s)
+    provider = merge_provider(args.provider, s, endpoint="video")
     if provider:
         body["provider"] = provider
     if frame_images:
