@@ -92,6 +92,10 @@ def _input_root_source(settings: Settings) -> str:
         return "OPENROUTER_INPUT_DIR"
     if settings.output_dir is not None:
         return "OPENROUTER_OUTPUT_DIR"
+    from ..config import unsuitable_cwd
+
+    if unsuitable_cwd(os.getcwd()):
+        return "the per-user default: the working directory is not a project folder"
     return "the working directory"
 
 
