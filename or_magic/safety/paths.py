@@ -68,6 +68,21 @@ def is_within(path: str, root: str) -> bool:
     return path.startswith(prefix)
 
 
+def _realpath(p: str) -> str:
+    """``os.path.realpath`` that turns a path changing under it (a symlink removed between its
+    ``lstat`` and ``readlink``) into a coded refusal instead of a bare ``OSError``."""
+    for _ in range(3):
+        try:
+            return os.path.realpath(p)
+        except OSError:
+            continue
+    raise ToolError(
+        ErrorCode.UNSAFE_PATH,
+        "the path changed while it was being checked (a symlink or directory was swapped)",
+        details={"reason": "changed_during_check"},
+    )
+
+
 def _first_existing_ancestor(p: str) -> str:
     cur = p
     while not os.path.lexists(cur):
@@ -100,7 +115,7 @@ def _input_root_source(settings: Settings) -> str:
 
 
 def _root_real(root: Path) -> str:
-    return os.path.realpath(os.path.abspath(os.fspath(root)))
+    return _realpath(os.path.abspath(os.fspath(root)))
 
 
 MAX_DEPTH = 64
@@ -225,7 +240,7 @@ def _input_real(s: str, settings: Settings, label: str) -> tuple[str, str | None
     """``(real path, real root or None for the bypass)`` after the containment check."""
     if settings.allow_unsafe_paths:
         # Bypass: no containment check, but relative paths still start at the input root.
-        return os.path.realpath(os.path.join(_root_real(settings.input_root), s)), None
+        return _realpath(os.path.join(_root_real(settings.input_root), s)), None
     root_real = _root_real(settings.input_root)
     check_path_shape(s, label, base=root_real if os.path.isdir(root_real) else os.sep)
     candidate = s if os.path.isabs(s) else os.path.join(root_real, s)
@@ -236,8 +251,8 @@ def _input_real(s: str, settings: Settings, label: str) -> tuple[str, str | None
             f"file not found: {_shown(s)} (the input root {root_real} does not exist)",
             details={"path": _shown(s), "root": root_real, "reason": "missing_root"},
         )
-    real = os.path.realpath(candidate)
-    anc_real = os.path.realpath(_first_existing_ancestor(os.path.abspath(candidate)))
+    real = _realpath(candidate)
+    anc_real = _realpath(_first_existing_ancestor(os.path.abspath(candidate)))
     if not (is_within(real, root_real) and is_within(anc_real, root_real)):
         lexical_inside = is_within(os.path.abspath(candidate), root_real)
         source = _input_root_source(settings)
@@ -303,8 +318,8 @@ def open_input(path: PathArg, settings: Settings, *, label: str = "path") -> Inp
             # Weaker fallback (no dir_fd): the opened inode must still be the file the path names
             # now, and that path must still be inside the root.
             try:
-                now = os.stat(os.path.realpath(real))
-                inside = is_within(os.path.realpath(real), root_real)
+                now = os.stat(_realpath(real))
+                inside = is_within(_realpath(real), root_real)
             except OSError:
                 now, inside = None, False
             if not inside or now is None or (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
@@ -397,7 +412,7 @@ def output_sandbox_root(settings: Settings) -> str | None:
     """The real output root writes are confined to (``None`` under the explicit bypass)."""
     if settings.allow_unsafe_paths:
         return None
-    return os.path.realpath(os.path.abspath(os.fspath(settings.output_root)))
+    return _realpath(os.path.abspath(os.fspath(settings.output_root)))
 
 
 def _make_parent(parent: str, root_real: str, label: str, s: str) -> str:
@@ -406,12 +421,12 @@ def _make_parent(parent: str, root_real: str, label: str, s: str) -> str:
     descriptor without following symlinks; otherwise ``makedirs`` plus a ``realpath`` re-check."""
     if not dirfd.DIR_FD_SUPPORTED:
         _mkdirs(parent, label)
-        parent_real = os.path.realpath(parent)  # re-check: a symlink may have appeared meanwhile
+        parent_real = _realpath(parent)  # re-check: a symlink may have appeared meanwhile
         if not is_within(parent_real, root_real):
             raise _outside_output(label, s, root_real, symlink=True)
         return parent_real
     anc = _first_existing_ancestor(parent)
-    anc_real = os.path.realpath(anc)
+    anc_real = _realpath(anc)
     rest = [] if anc == parent else os.path.relpath(parent, anc).split(os.sep)
     parts = dirfd.split_below(anc_real, root_real) + rest
     root_fd = dirfd.open_root(root_real)
@@ -460,15 +475,15 @@ def resolve_output_path(
         _mkdirs(os.path.dirname(candidate), label)
         return Path(candidate)
     _mkdirs(root, "OPENROUTER_OUTPUT_DIR")
-    root_real = os.path.realpath(root)
+    root_real = _realpath(root)
     check_path_shape(s, label, base=root_real, reserve=reserve, strict_chars=True)
     candidate = s if os.path.isabs(s) else os.path.join(root_real, s)
     lexical = os.path.abspath(candidate)
     if not is_within(lexical, root_real):
         raise _outside_output(label, s, root_real, symlink=False)
     parent = os.path.dirname(lexical)
-    anc_real = os.path.realpath(_first_existing_ancestor(parent))
-    if not is_within(anc_real, root_real) or not is_within(os.path.realpath(parent), root_real):
+    anc_real = _realpath(_first_existing_ancestor(parent))
+    if not is_within(anc_real, root_real) or not is_within(_realpath(parent), root_real):
         raise _outside_output(label, s, root_real, symlink=True)
     parent_real = _make_parent(parent, root_real, label, s)
     final = os.path.join(parent_real, os.path.basename(lexical))
