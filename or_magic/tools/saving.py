@@ -381,8 +381,25 @@ class StreamTarget:
 def file_item(
     path: str | os.PathLike[str], *, kind: MediaKind, mime: str, settings: Settings
 ) -> MediaItem:
-    """A ``MediaItem`` for a file already on disk (inline bytes too when under the ceiling)."""
+    """A ``MediaItem`` for a file already on disk (inline bytes too when under the ceiling).
+
+    Inside the output sandbox the file is opened below the root descriptor without following
+    symlinks (``open_input`` with the output root), so a directory swapped since the file was
+    written cannot make this return outside bytes.
+    """
+    from ..safety.paths import open_input
+
     p = Path(path)
-    size = p.stat().st_size
-    data = p.read_bytes() if size <= inline_ceiling(kind, settings) else None
+    root = _root(settings)
+    f = open_input(p, settings.replace(input_dir=Path(root)) if root else settings)
+    try:
+        size = f.size
+        data = None
+        if size <= inline_ceiling(kind, settings):
+            from ..media.blob import Blob
+
+            with Blob(mime, fd=os.dup(f.fd), size=size) as b:
+                data = b.read_bytes()
+    finally:
+        f.close()
     return MediaItem(kind, mime, data=data, path=str(p), size_bytes=size, name=p.name)
