@@ -232,3 +232,46 @@ async def test_a_tool_started_in_slash_saves_under_the_per_user_root(
     r = await call_tool("generate_image", {"prompt": "a fox", "save_path": "fox.png"})
     assert r.ok, r.text
     assert (fresh_notice / "fox.png").is_file()
+
+
+# ---- the weaker fallback of platforms without dir_fd ---------------------------------------------
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symlinks")
+async def test_the_no_dir_fd_fallback_still_reads_writes_and_refuses(tmp_path, monkeypatch):
+    """Windows has no dir_fd: the path-based fallback (realpath re-check, inode identity) must
+    still work and still refuse the static escapes."""
+    from or_magic.media.sources import load_source
+    from or_magic.safety import dirfd
+    from or_magic.safety.paths import resolve_output_path
+    from or_magic.testing._media import png
+    from or_magic.tools.saving import deliver_bytes, resolve_save
+
+    monkeypatch.setattr(dirfd, "DIR_FD_SUPPORTED", False)
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (root / "out").symlink_to(outside, target_is_directory=True)
+    s = Settings(output_dir=root, input_dir=root)
+    data = png(2, 2, b"\x07" * 16)
+    d = deliver_bytes(
+        data,
+        kind="image",
+        mime="image/png",
+        ext=".png",
+        settings=s,
+        tool="t",
+        save_path=resolve_save("a/b/x.png", s),
+        noun="Image",
+    )
+    assert Path(d.path).read_bytes() == data and Path(d.path).parent == root / "a" / "b"
+    blob = await load_source("a/b/x.png", kind="image", settings=s)
+    with blob:
+        assert blob.read_bytes() == data
+    with pytest.raises(ToolError) as ei:
+        resolve_output_path("out/x.png", s)
+    assert ei.value.code is ErrorCode.UNSAFE_PATH
+    (outside / "x.png").write_bytes(data)
+    with pytest.raises(ToolError) as ei:
+        await load_source("out/x.png", kind="image", settings=s)
+    assert ei.value.code is ErrorCode.UNSAFE_PATH

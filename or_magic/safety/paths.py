@@ -194,10 +194,17 @@ def check_path_shape(
         if strict_chars:
             if any(ord(c) < 32 or ord(c) == 127 for c in part):
                 raise _shape_error(label, "contains a control character", "bad_character")
-            if _WINDOWS and (
-                (_WINDOWS_BAD & set(part) and not (i == 0 and len(part) == 2 and part[1] == ":"))
-                or part.split(".", 1)[0].upper() in _WINDOWS_RESERVED
-                or part[-1] in " ."
+            if (
+                _WINDOWS
+                and part not in (".", "..")
+                and (
+                    (
+                        _WINDOWS_BAD & set(part)
+                        and not (i == 0 and len(part) == 2 and part[1] == ":")
+                    )
+                    or part.split(".", 1)[0].upper() in _WINDOWS_RESERVED
+                    or part[-1] in " ."
+                )
             ):
                 raise _shape_error(
                     label, f"has a name Windows refuses: {_shown(part)}", "bad_character"
