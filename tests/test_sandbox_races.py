@@ -131,7 +131,7 @@ def test_deliver_bytes_never_writes_outside_while_a_parent_is_swapped(tree) -> N
     from or_magic.tools.saving import deliver_bytes, resolve_save
 
     root, outside, s = tree
-    data = png(4, 4, b"\x01" * 16)
+    data = png(4, 4, b"\x01" * 32)
     outcomes = {"saved": 0, "refused": 0}
 
     def call(i: int) -> None:
@@ -188,8 +188,8 @@ def test_streamed_download_never_writes_outside_while_a_parent_is_swapped(tree) 
 
 # ---- input sandbox ------------------------------------------------------------------------------
 
-GOOD = png(4, 4, b"\x02" * 16)
-CANARY = png(4, 4, b"\xca" * 16)  # unique content outside the root
+GOOD = png(4, 4, b"\x02" * 32)
+CANARY = png(4, 4, b"\xca" * 32)  # unique content outside the root
 
 
 def _load(path: str, s: Settings) -> bytes:

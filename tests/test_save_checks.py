@@ -166,7 +166,7 @@ async def test_hard_links_inside_the_root_are_files_inside_the_root(tmp_path: Pa
 
     root = tmp_path / "root"
     root.mkdir()
-    data = png(3, 3, b"\x05" * 16)
+    data = png(3, 3, b"\x05" * 32)
     (tmp_path / "elsewhere.png").write_bytes(data)
     os.link(tmp_path / "elsewhere.png", root / "linked.png")
     blob = await load_source("linked.png", kind="image", settings=Settings(input_dir=root))
@@ -253,7 +253,7 @@ async def test_the_no_dir_fd_fallback_still_reads_writes_and_refuses(tmp_path, m
     outside.mkdir()
     (root / "out").symlink_to(outside, target_is_directory=True)
     s = Settings(output_dir=root, input_dir=root)
-    data = png(2, 2, b"\x07" * 16)
+    data = png(2, 2, b"\x07" * 32)
     d = deliver_bytes(
         data,
         kind="image",
