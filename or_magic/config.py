@@ -475,14 +475,14 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "output_dir",
         "path",
         None,
-        "output sandbox root (default: working directory)",
+        "output sandbox root (default: working directory; a per-user data directory when that is / or a system directory)",
     ),
     _v(
         "OPENROUTER_INPUT_DIR",
         "input_dir",
         "path",
         None,
-        "input sandbox root (default: OUTPUT_DIR, then working directory)",
+        "input sandbox root (default: OUTPUT_DIR, else the same default as OUTPUT_DIR)",
     ),
     _v(
         "OPENROUTER_ALLOW_UNSAFE_PATHS",
@@ -640,11 +640,11 @@ class Settings:
 
     @property
     def output_root(self) -> Path:
-        return (self.output_dir or Path.cwd()).expanduser()
+        return (self.output_dir or default_root()).expanduser()
 
     @property
     def input_root(self) -> Path:
-        return (self.input_dir or self.output_dir or Path.cwd()).expanduser()
+        return (self.input_dir or self.output_dir or default_root()).expanduser()
 
     @property
     def state_root(self) -> Path:
@@ -685,6 +685,79 @@ class Settings:
 
     def __repr__(self) -> str:  # dataclass repr would be long; keys are Secret anyway
         return f"Settings(base_url={self.base_url!r}, offline={self.offline}, output_root={str(self.output_root)!r})"
+
+
+# ---- the default sandbox root ----------------------------------------------------------------------
+
+# Working directories that are never a project folder: an MCP host that spawns the server in ``/``
+# must not make the sandbox the whole filesystem. Exact matches, and (second set) trees.
+_SYSTEM_DIRS = frozenset({"/", "/usr", "/var", "/opt", "/home", "/Users", "/tmp", "/private"})
+_SYSTEM_TREES = (
+    "/bin", "/sbin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
+    "/run", "/sys", "/usr", "/System", "/Library", "/private/etc", "/snap",
+)  # fmt: skip
+_notice_lock = threading.Lock()
+_notice_shown = False
+
+
+def unsuitable_cwd(cwd: str) -> bool:
+    """True for a working directory that must not become a sandbox root (``/``, a drive root,
+    system directories and their trees). The home directory is a deliberate choice and allowed."""
+    real = os.path.realpath(cwd)
+    if os.name == "nt":  # pragma: no cover - Windows
+        drive, rest = os.path.splitdrive(real)
+        if rest in ("", "\\", "/"):
+            return True
+        low = real.lower()
+        windir = os.path.realpath(os.environ.get("SYSTEMROOT", drive + "\\Windows")).lower()
+        progs = [os.environ.get(v, "") for v in ("ProgramFiles", "ProgramFiles(x86)")]
+        return any(
+            low == t or low.startswith(t + "\\") for t in [windir, *map(str.lower, progs)] if t
+        )
+    if real in _SYSTEM_DIRS:
+        return True
+    return any(real == t or real.startswith(t + "/") for t in _SYSTEM_TREES)
+
+
+def user_data_root() -> Path:
+    """The per-user fallback root: ``$XDG_DATA_HOME/or_magic/files`` (``~/.local/share``),
+    ``~/Library/Application Support/or_magic/files`` on macOS, ``%LOCALAPPDATA%`` on Windows."""
+    import sys
+
+    if os.name == "nt":  # pragma: no cover - Windows
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":  # pragma: no cover - macOS
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        xdg = os.environ.get("XDG_DATA_HOME", "")
+        base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
+    return base / "or_magic" / "files"
+
+
+def default_root() -> Path:
+    """The sandbox root when no ``OPENROUTER_OUTPUT_DIR`` / ``OPENROUTER_INPUT_DIR`` is set: the
+    working directory, unless ``unsuitable_cwd`` (then ``user_data_root``, said once on stderr)."""
+    global _notice_shown
+    cwd = os.getcwd()
+    if not unsuitable_cwd(cwd):
+        return Path(cwd)
+    root = user_data_root()
+    with _notice_lock:
+        if not _notice_shown:
+            _notice_shown = True
+            import sys
+
+            try:
+                root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            except OSError:
+                pass
+            print(
+                f"or_magic: the working directory {cwd} is not a project folder; reading and "
+                f"writing files under {root} instead (set OPENROUTER_OUTPUT_DIR and "
+                "OPENROUTER_INPUT_DIR to choose).",
+                file=sys.stderr,
+            )
+    return root
 
 
 def _first_set(*values: int | None) -> int:

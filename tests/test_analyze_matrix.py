@@ -223,19 +223,25 @@ async def test_over_cap_local_files_are_refused_without_reading(double, media, m
     huge = media / "huge.mp4"
     with open(huge, "wb") as f:  # sparse: 64 GiB that reading would never finish
         f.truncate(64 << 30)
+    # The sandbox opens the file once (to fstat the descriptor it checked); nothing may read it.
     opened: list[str] = []
-    real_open, real_os_open = builtins.open, os.open
+    real_open, real_read, real_pread = builtins.open, os.read, os.pread
 
     def spy_open(file, *a, **kw):
         opened.append(os.fspath(file) if isinstance(file, (str, os.PathLike)) else repr(file))
         return real_open(file, *a, **kw)
 
-    def spy_os_open(path, *a, **kw):
-        opened.append(os.fspath(path))
-        return real_os_open(path, *a, **kw)
+    def spy_read(fd, *a, **kw):
+        opened.append(f"media: read fd {fd}")
+        return real_read(fd, *a, **kw)
+
+    def spy_pread(fd, *a, **kw):
+        opened.append(f"media: pread fd {fd}")
+        return real_pread(fd, *a, **kw)
 
     monkeypatch.setattr(builtins, "open", spy_open)
-    monkeypatch.setattr(os, "open", spy_os_open)
+    monkeypatch.setattr(os, "read", spy_read)
+    monkeypatch.setattr(os, "pread", spy_pread)
     cases = [
         ("analyze_video", {"video_path": "media/clip.mp4"}, "OPENROUTER_VIDEO_MAX_DOWNLOAD_BYTES"),
         ("analyze_video", {"video_path": "media/huge.mp4"}, "OPENROUTER_VIDEO_MAX_DOWNLOAD_BYTES"),
@@ -256,7 +262,8 @@ async def test_over_cap_local_files_are_refused_without_reading(double, media, m
         assert r.code == "RESOURCE_TOO_LARGE", r.text
         assert var in r.text and r.details["limit_bytes"] > 0
     monkeypatch.setattr(builtins, "open", real_open)
-    monkeypatch.setattr(os, "open", real_os_open)
+    monkeypatch.setattr(os, "read", real_read)
+    monkeypatch.setattr(os, "pread", real_pread)
     assert not [p for p in opened if "media" in p], opened
     assert double.requests == []
 

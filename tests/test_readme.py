@@ -80,6 +80,11 @@ def test_mcp_client_snippets_are_valid_json_naming_our_entry_point():
         assert entry.get("command", "").endswith("or-magic-mcp") or entry.get("url", "").endswith(
             "/mcp"
         )
+        if "command" in entry:  # a spawned server: hosts often start it in "/", so set both roots
+            env = entry.get("env", {})
+            assert env.get("OPENROUTER_INPUT_DIR") and env.get("OPENROUTER_OUTPUT_DIR"), entry
+    claude = next(b for b in _bash_blocks() if "claude mcp add or-magic --env" in b)
+    assert "OPENROUTER_INPUT_DIR=" in claude and "OPENROUTER_OUTPUT_DIR=" in claude
     import sys
 
     assert shutil.which("or-magic-mcp", path=str(Path(sys.executable).parent)), (

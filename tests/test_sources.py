@@ -52,7 +52,7 @@ def test_source_type_needs_no_io():
 
 async def test_local_files_are_file_backed_and_sniffed(media, settings):
     b = await load_source("media/clip.mov", kind="video", settings=settings)
-    assert b.path is not None and b.data is None  # not read into memory
+    assert b.fd is not None and b.path is None and b.data is None  # the checked descriptor
     assert b.mime == "video/quicktime" and b.size == (media / "clip.mov").stat().st_size
     b.close()
     assert (media / "clip.mov").exists()  # closing never deletes the caller's file

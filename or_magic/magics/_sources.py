@@ -51,16 +51,27 @@ def kind_of_string(value: str, default: str = "image") -> tuple[str, str | None]
         return "video", mimetypes.guess_type(path)[0]
     mime, _ = mimetypes.guess_type(path)
     kind = _kind_of_mime(mime)
-    if kind is None and os.path.isfile(v):
+    if kind is None and v and "://" not in v:
+        # Sniffed through the input sandbox (the tool reads the same file the same way): a path
+        # outside the root is not even peeked at here.
         try:
+            from ..config import get_settings
+            from ..errors import ToolError
             from ..media.sniff import sniff
+            from ..safety.paths import open_input
 
-            with open(v, "rb") as f:
-                s = sniff(f.read(8192))
+            f = open_input(v, get_settings())
+        except (ToolError, OSError, ValueError):
+            f = None
+        if f is not None:
+            try:
+                s = sniff(os.pread(f.fd, 8192, 0) if hasattr(os, "pread") else os.read(f.fd, 8192))
+            except OSError:
+                s = None
+            finally:
+                f.close()
             if s is not None:
                 kind, mime = s.kind, s.mime
-        except OSError:
-            pass
     return kind or default, mime
 
 

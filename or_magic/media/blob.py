@@ -4,12 +4,20 @@ Large audio and video must not sit in several copies (raw bytes, base64 text, JS
 ``Blob`` can be file-backed and streamed out in chunks or as base64 whose length is known up front
 (for a streaming request body's Content-Length). Small items (prepared images, generated audio)
 just carry ``data``.
+
+A blob for a user's input file is *descriptor-backed* (``fd=``, from ``paths.open_input``): every
+read goes through that one descriptor, checked when the sandbox opened it, with ``pread`` at
+the reader's own offset (so readers never share a file position), and never past the ``size``
+taken from ``fstat``. Its ``path`` is ``None``: nothing can re-open it by a name that may since
+have been swapped for a symlink. ``close()`` closes the descriptor.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import os
+import threading
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +39,52 @@ def _unlink_quietly(path: str) -> None:
         pass
 
 
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+class _FdReader(io.RawIOBase):
+    """A read-only view of ``fd`` with its own position, ending at ``size`` bytes."""
+
+    _lock = threading.Lock()  # only for platforms without pread (shared file position)
+
+    def __init__(self, fd: int, size: int) -> None:
+        super().__init__()
+        self._fd, self._size, self._pos = fd, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        want = min(len(b), self._size - self._pos)
+        if want <= 0:
+            return 0
+        if hasattr(os, "pread"):
+            piece = os.pread(self._fd, want, self._pos)
+        else:  # pragma: no cover - Windows
+            with self._lock:
+                os.lseek(self._fd, self._pos, os.SEEK_SET)
+                piece = os.read(self._fd, want)
+        n = len(piece)
+        b[:n] = piece
+        self._pos += n
+        return n
+
+
 def _file_size(path: Path) -> int:
     try:
         return path.stat().st_size
@@ -50,7 +104,17 @@ class Blob:
     leaving a ``with`` block, or at the latest when the blob is garbage-collected.
     """
 
-    __slots__ = ("__weakref__", "_finalizer", "cleanup", "data", "mime", "name", "path", "size")
+    __slots__ = (
+        "__weakref__",
+        "_finalizer",
+        "cleanup",
+        "data",
+        "fd",
+        "mime",
+        "name",
+        "path",
+        "size",
+    )
 
     def __init__(
         self,
@@ -60,9 +124,16 @@ class Blob:
         size: int | None = None,
         name: str | None = None,
         cleanup: bool = False,
+        fd: int | None = None,
     ) -> None:
-        if (data is None) == (path is None):
-            raise ValueError("Blob needs exactly one of data or path")
+        if sum(x is not None for x in (data, path, fd)) != 1:
+            raise ValueError("Blob needs exactly one of data, path or fd")
+        self.fd = fd
+        if fd is not None:  # descriptor-backed: owns fd, size from fstat
+            self.mime, self.data, self.path, self.name, self.cleanup = mime, None, None, name, False
+            self.size = os.fstat(fd).st_size if size is None else size
+            self._finalizer = weakref.finalize(self, _close_quietly, fd)
+            return
         if data is not None and not isinstance(data, bytes):
             data = bytes(data)  # bytearray/memoryview: one copy now, immutable afterwards
         self.mime = mime
@@ -118,7 +189,21 @@ class Blob:
         return self.data is not None
 
     # ---- reading ----------------------------------------------------------------------------
+    def open(self) -> IO[bytes]:
+        """A fresh binary reader positioned at 0 (in memory, through the descriptor, or the file).
+
+        Readers of a blob use this, never ``open(blob.path)``: a descriptor-backed blob has no
+        path to re-open.
+        """
+        if self.data is not None:
+            return io.BytesIO(self.data)
+        return self._open()
+
     def _open(self) -> IO[bytes]:
+        if self.fd is not None:
+            if self._finalizer is not None and not self._finalizer.alive:
+                raise ValueError("blob is closed")
+            return io.BufferedReader(_FdReader(self.fd, self.size))
         if self.path is None:
             raise ValueError("blob is not file-backed")
         return open(self.path, "rb")
@@ -127,6 +212,9 @@ class Blob:
         """All bytes (for a file-backed blob this reads the whole file: avoid for big media)."""
         if self.data is not None:
             return self.data
+        if self.fd is not None:
+            with self._open() as f:
+                return f.read()
         return self.path.read_bytes()  # type: ignore[union-attr]
 
     def head(self, n: int = 4096) -> bytes:
@@ -184,7 +272,7 @@ class Blob:
 
     # ---- lifetime ---------------------------------------------------------------------------
     def close(self) -> None:
-        """Delete the temp file when this blob owns it; harmless to call twice."""
+        """Delete the temp file when this blob owns it, close its descriptor; harmless twice."""
         if self._finalizer is not None:
             self._finalizer()
 
@@ -198,6 +286,12 @@ class Blob:
         return self.size
 
     def __repr__(self) -> str:
-        where = f"path={str(self.path)!r}" if self.path is not None else "inline"
+        where = (
+            f"path={str(self.path)!r}"
+            if self.path is not None
+            else f"fd={self.fd}"
+            if self.fd is not None
+            else "inline"
+        )
         nm = f", name={self.name!r}" if self.name else ""
         return f"Blob({self.mime}, {self.size} bytes, {where}{nm})"

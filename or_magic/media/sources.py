@@ -2,9 +2,10 @@
 
 ``load_source(source, kind=..., settings=...)`` accepts
 
-1. a local path (``str`` or ``os.PathLike``): input sandbox (``UNSAFE_PATH``), size cap from
-   ``stat`` before a byte is read (``RESOURCE_TOO_LARGE``), and a *file-backed* ``Blob``: a 100 MB
-   video is never read into memory here;
+1. a local path (``str`` or ``os.PathLike``): input sandbox (``UNSAFE_PATH``), opened once and
+   race-free (``paths.open_input``), size cap from ``fstat`` before a byte is read
+   (``RESOURCE_TOO_LARGE``), and a *descriptor-backed* ``Blob`` (every later read goes through
+   that descriptor): a 100 MB video is never read into memory here;
 2. an ``http(s)://`` URL: the SSRF-guarded downloader (``UPSTREAM_REFUSED`` for blocked hosts,
    with the allowlist suggestion), optionally streamed into a temp file (``to_file=True``);
 3. a ``data:`` URL: strict base64, declared type, size cap checked before decoding;
@@ -33,7 +34,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -356,34 +356,36 @@ async def _from_url(url: str, kinds: tuple[Kind, ...], settings: Settings, to_fi
 
 
 def _from_path(path: str | os.PathLike[str], kinds: tuple[Kind, ...], settings: Settings) -> Blob:
-    from ..safety.paths import resolve_input_path
+    """A descriptor-backed ``Blob`` for a local file: opened once inside the sandbox
+    (``paths.open_input``: no symlink followed after the check, regular files only), sized from
+    ``fstat`` and read through that descriptor only, so a file swapped after the check is never
+    what gets sent."""
+    from ..safety.paths import open_input
 
-    real = resolve_input_path(path, settings, label="path")
+    f = open_input(path, settings, label="path")
     try:
-        st = os.stat(real)
-    except OSError as exc:  # pragma: no cover - raced away after the sandbox check
-        raise ToolError(ErrorCode.INVALID_INPUT, f"cannot access the file: {exc}") from None
-    if not stat.S_ISREG(st.st_mode):  # pragma: no cover - resolve_input_path checks this
-        raise ToolError(ErrorCode.INVALID_INPUT, "not a regular file")
-    size = st.st_size
-    # Checked from stat alone: an over-cap file is refused without reading a byte of it.
-    biggest = _biggest(kinds, settings)
-    cap = _cap(settings, biggest, "download")
-    if size > cap:
-        err = _too_large(biggest, size, cap, _cap_var(biggest, "download"), real.name)
-        if len(kinds) > 1:
-            err.message = (
-                f"{real.name} is {size} bytes, over the cap of every accepted kind "
-                f"(largest: {biggest}, {cap} bytes, {_cap_var(biggest, 'download')})"
+        size, name = f.size, f.path.name
+        # Checked from fstat alone: an over-cap file is refused without reading a byte of it.
+        biggest = _biggest(kinds, settings)
+        cap = _cap(settings, biggest, "download")
+        if size > cap:
+            err = _too_large(biggest, size, cap, _cap_var(biggest, "download"), name)
+            if len(kinds) > 1:
+                err.message = (
+                    f"{name} is {size} bytes, over the cap of every accepted kind "
+                    f"(largest: {biggest}, {cap} bytes, {_cap_var(biggest, 'download')})"
+                )
+            raise err
+        if size == 0:
+            raise ToolError(
+                ErrorCode.INVALID_INPUT,
+                f"{name} is empty (0 bytes)",
+                details={"reason": "empty"},
             )
-        raise err
-    if size == 0:
-        raise ToolError(
-            ErrorCode.INVALID_INPUT,
-            f"{real.name} is empty (0 bytes)",
-            details={"reason": "empty"},
-        )
-    return Blob("application/octet-stream", path=real, size=size, name=real.name)
+        return Blob("application/octet-stream", fd=f.fd, size=size, name=name)
+    except BaseException:
+        f.close()
+        raise
 
 
 def _check_blob(

@@ -77,10 +77,9 @@ def check_isobmff(blob: Blob) -> None:
     Cheap for a 100 MB file (a few seeks). Raises ``UNSUPPORTED_FORMAT``; returns quietly for
     files it cannot judge.
     """
-    import io
 
     size = blob.size
-    f = io.BytesIO(blob.data) if blob.data is not None else open(blob.path, "rb")  # type: ignore[arg-type]  # noqa: SIM115
+    f = blob.open()  # in memory, the checked descriptor, or the file
     with f:
         pos = 0
         saw_moov = saw_moof = False
@@ -121,13 +120,10 @@ def _corrupt_mp4(blob: Blob, why: str) -> ToolError:
 
 def mp4_duration(blob: Blob) -> float | None:
     """Duration in seconds from ``moov/mvhd``, or None when absent/unreadable (never raises)."""
-    import io
 
     try:
-        f: IO[bytes] = (
-            io.BytesIO(blob.data) if blob.data is not None else open(blob.path, "rb")  # type: ignore[arg-type]  # noqa: SIM115
-        )
-    except OSError:
+        f: IO[bytes] = blob.open()
+    except (OSError, ValueError):
         return None
     with f:
         try:

@@ -12,7 +12,13 @@ if TYPE_CHECKING:
     from .addresses import Allowlist, is_blocked_ip, normalize_host
     from .atomic import AtomicFile, atomic_write, with_extension
     from .fetch import Fetched, display_url, fetch_url, looks_like_html, system_resolver
-    from .paths import check_input_size, resolve_input_path, resolve_output_path
+    from .paths import (
+        check_input_size,
+        open_input,
+        output_sandbox_root,
+        resolve_input_path,
+        resolve_output_path,
+    )
 
 _LAZY: dict[str, str] = {
     "Allowlist": "addresses",
@@ -27,6 +33,8 @@ _LAZY: dict[str, str] = {
     "looks_like_html": "fetch",
     "system_resolver": "fetch",
     "check_input_size": "paths",
+    "open_input": "paths",
+    "output_sandbox_root": "paths",
     "resolve_input_path": "paths",
     "resolve_output_path": "paths",
 }
@@ -42,6 +50,8 @@ __all__ = [
     "is_blocked_ip",
     "looks_like_html",
     "normalize_host",
+    "open_input",
+    "output_sandbox_root",
     "resolve_input_path",
     "resolve_output_path",
     "system_resolver",

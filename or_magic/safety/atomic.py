@@ -5,6 +5,14 @@ Data goes to ``.<name>.<random>.part`` in the target directory, opened with ``O_
 fsynced, then ``os.replace``d over the target (which replaces a symlink rather than writing
 through it). Any failure, cancellation or Ctrl-C removes the temp file and leaves the previous
 content of the target untouched.
+
+Given the sandbox ``root`` (``paths.output_sandbox_root``), the target directory is opened once,
+component by component below the root descriptor without following symlinks (``dirfd.py``), and
+the temp file is created, renamed and (on failure) unlinked *relative to that descriptor*: a
+directory swapped for a symlink mid-call cannot redirect any byte outside the root. Without
+``dir_fd`` support (Windows) the directory's ``realpath`` is re-checked before the rename instead
+(narrower window, no guarantee). Without ``root`` (the explicit bypass, or a caller-chosen path)
+the directory is still opened once, so the temp file and the rename stay in one directory.
 """
 
 from __future__ import annotations
@@ -16,15 +24,19 @@ from pathlib import Path
 from types import TracebackType
 
 from ..errors import ErrorCode, ToolError
+from . import dirfd
 
 _FLAGS = (
     os.O_CREAT
     | os.O_EXCL
-    | os.O_WRONLY
+    | os.O_RDWR  # read back for sniffing / inline results through the same descriptor
     | getattr(os, "O_NOFOLLOW", 0)
     | getattr(os, "O_CLOEXEC", 0)
     | getattr(os, "O_BINARY", 0)
 )
+# Temp names keep at most this many characters of the target name, so a target name near
+# NAME_MAX still gets a valid temp name (4 bytes a character at most: 4*48 + 19 < 255).
+_TMP_STEM_CHARS = 48
 
 # Extensions that mean the same format: a save_path ending in any of them is left alone.
 _EXT_ALIASES = (
@@ -41,36 +53,83 @@ class AtomicFile:
 
     Use ``with AtomicFile(p) as f: f.write(chunk)`` (commits on a clean exit, aborts on any
     exception including ``CancelledError`` and ``KeyboardInterrupt``), or ``async with`` in
-    coroutines; or call ``open()``, ``write()``, ``commit()`` / ``abort()`` yourself.
+    coroutines; or call ``open()``, ``write()``, ``commit()`` / ``abort()`` yourself. ``root``
+    confines the directory walk to a sandbox root (module docstring). ``path`` may be renamed
+    before ``commit()`` as long as the directory stays the same (extension correction).
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, mode: int = 0o666) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, mode: int = 0o666, root: str | None = None
+    ) -> None:
         self.path = Path(path)
         self.mode = mode
+        self.root = root
         self.tmp_path: Path | None = None
         self.size = 0
         self._fd: int | None = None
+        self._dir_fd: int | None = None
+        self._dir = self.path.parent
         self._done = False
 
-    def open(self) -> AtomicFile:
-        if self._fd is not None or self._done:
-            raise RuntimeError("AtomicFile already opened")
-        directory = self.path.parent
-        for _ in range(16):
-            tmp = directory / f".{self.path.name}.{secrets.token_hex(6)}.part"
+    def _open_dir(self) -> int | None:
+        directory = os.path.abspath(self._dir)
+        if not dirfd.DIR_FD_SUPPORTED:
+            if self.root is not None:
+                self._check_fallback()
+            return None
+        if self.root is None:
             try:
-                self._fd = os.open(tmp, _FLAGS, self.mode)
-            except FileExistsError:
-                continue
+                return os.open(directory, dirfd.DIR_FLAGS & ~getattr(os, "O_NOFOLLOW", 0))
             except OSError as exc:
                 raise ToolError(
                     ErrorCode.INVALID_INPUT,
                     f"cannot write to {directory}: {exc.strerror or exc}",
-                    details={"directory": str(directory)},
+                    details={"directory": directory},
                 ) from None
-            self.tmp_path = tmp
+        parts = dirfd.split_below(directory, self.root)
+        root_fd = dirfd.open_root(self.root)
+        try:
+            return dirfd.walk_dirs(root_fd, parts, create=True, what=f"cannot write to {directory}")
+        finally:
+            os.close(root_fd)
+
+    def _check_fallback(self) -> None:
+        """No dir_fd: the directory must still resolve inside the root (a narrower race)."""
+        from .paths import is_within
+
+        assert self.root is not None
+        if not is_within(os.path.realpath(self._dir), self.root):
+            raise ToolError(
+                ErrorCode.UNSAFE_PATH,
+                f"{self._dir} left the output root ({self.root}) during the call",
+                details={"reason": "changed_during_write", "root": self.root},
+            )
+
+    def open(self) -> AtomicFile:
+        if self._fd is not None or self._done:
+            raise RuntimeError("AtomicFile already opened")
+        self._dir_fd = self._open_dir()
+        stem = self.path.name[:_TMP_STEM_CHARS]
+        for _ in range(16):
+            name = f".{stem}.{secrets.token_hex(6)}.part"
+            try:
+                if self._dir_fd is not None:
+                    self._fd = os.open(name, _FLAGS, self.mode, dir_fd=self._dir_fd)
+                else:
+                    self._fd = os.open(self._dir / name, _FLAGS, self.mode)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                self._close_dir()
+                raise ToolError(
+                    ErrorCode.INVALID_INPUT,
+                    f"cannot write to {self._dir}: {exc.strerror or exc}",
+                    details={"directory": str(self._dir)},
+                ) from None
+            self.tmp_path = self._dir / name
             return self
-        raise ToolError(ErrorCode.INTERNAL, f"could not create a temporary file in {directory}")
+        self._close_dir()
+        raise ToolError(ErrorCode.INTERNAL, f"could not create a temporary file in {self._dir}")
 
     def write(self, chunk: bytes | bytearray | memoryview) -> int:
         if self._fd is None:
@@ -83,28 +142,80 @@ class AtomicFile:
         self.size += total
         return total
 
+    def read_back(self, n: int | None = None) -> bytes:
+        """The first ``n`` bytes written so far (all when ``None``), read through the temp
+        file's own descriptor (never by its name, which could be swapped)."""
+        if self._fd is None:
+            raise RuntimeError("AtomicFile is not open")
+        want = self.size if n is None else min(n, self.size)
+        out = bytearray()
+        while len(out) < want:
+            if hasattr(os, "pread"):
+                piece = os.pread(self._fd, want - len(out), len(out))
+            else:  # pragma: no cover - Windows
+                os.lseek(self._fd, len(out), os.SEEK_SET)
+                piece = os.read(self._fd, want - len(out))
+            if not piece:
+                break
+            out += piece
+        if not hasattr(os, "pread"):  # pragma: no cover - Windows: appends continue at the end
+            os.lseek(self._fd, 0, os.SEEK_END)
+        return bytes(out)
+
     def commit(self) -> Path:
         """fsync, rename over the target, fsync the directory; returns the final path."""
         if self._fd is None or self.tmp_path is None:
             raise RuntimeError("AtomicFile is not open")
+        if self.path.parent != self._dir:
+            self.abort()
+            raise ToolError(ErrorCode.INTERNAL, "an atomic write cannot change directory")
         try:
             os.fsync(self._fd)
             os.close(self._fd)
             self._fd = None
-            os.replace(self.tmp_path, self.path)
+            if self._dir_fd is not None:
+                os.replace(
+                    self.tmp_path.name,
+                    self.path.name,
+                    src_dir_fd=self._dir_fd,
+                    dst_dir_fd=self._dir_fd,
+                )
+            else:
+                if self.root is not None:
+                    self._check_fallback()
+                os.replace(self.tmp_path, self.path)
         except BaseException:
             self.abort()
             raise
         self.tmp_path = None
         self._done = True
-        _fsync_dir(self.path.parent)
+        if self._dir_fd is not None:
+            try:
+                os.fsync(self._dir_fd)
+            except OSError:
+                pass
+            self._close_dir()
+        else:
+            _fsync_dir(self.path.parent)
         return self.path
 
     def abort(self) -> None:
         """Drop the temp file (harmless to call twice, or after commit)."""
-        discard_temp(self._fd, self.tmp_path)
+        if self._dir_fd is not None and self.tmp_path is not None:
+            discard_temp(self._fd, self.tmp_path.name, dir_fd=self._dir_fd)
+        else:
+            discard_temp(self._fd, self.tmp_path)
         self._fd, self.tmp_path = None, None
+        self._close_dir()
         self._done = True
+
+    def _close_dir(self) -> None:
+        if self._dir_fd is not None:
+            try:
+                os.close(self._dir_fd)
+            except OSError:
+                pass
+            self._dir_fd = None
 
     @property
     def committed(self) -> bool:
@@ -140,7 +251,7 @@ class AtomicFile:
 
     def __del__(self) -> None:  # last resort: never leave a .part behind
         try:
-            if self.tmp_path is not None:
+            if self.tmp_path is not None or self._dir_fd is not None:
                 self.abort()
         except Exception:
             pass
@@ -162,10 +273,13 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def atomic_write(
-    path: str | os.PathLike[str], data: bytes | bytearray | memoryview | Iterable[bytes]
+    path: str | os.PathLike[str],
+    data: bytes | bytearray | memoryview | Iterable[bytes],
+    *,
+    root: str | None = None,
 ) -> Path:
-    """Write ``data`` (bytes, or an iterable of chunks) to ``path`` atomically."""
-    with AtomicFile(path) as f:
+    """Write ``data`` (bytes, or an iterable of chunks) to ``path`` atomically (inside ``root``)."""
+    with AtomicFile(path, root=root) as f:
         if isinstance(data, (bytes, bytearray, memoryview)):
             f.write(data)
         else:
@@ -195,8 +309,11 @@ def with_extension(path: str | os.PathLike[str], ext: str) -> Path:
     return p.with_name(f"{stem}.{want}")
 
 
-def discard_temp(fd: int | None, path: str | os.PathLike[str] | None) -> None:
-    """Close ``fd`` and delete ``path``, quietly: the cleanup of every failed or cancelled write."""
+def discard_temp(
+    fd: int | None, path: str | os.PathLike[str] | None, *, dir_fd: int | None = None
+) -> None:
+    """Close ``fd`` and delete ``path`` (relative to ``dir_fd`` when given), quietly: the cleanup
+    of every failed or cancelled write."""
     if fd is not None:
         try:
             os.close(fd)
@@ -204,6 +321,9 @@ def discard_temp(fd: int | None, path: str | os.PathLike[str] | None) -> None:
             pass
     if path is not None:
         try:
-            os.unlink(path)
+            if dir_fd is not None:
+                os.unlink(path, dir_fd=dir_fd)
+            else:
+                os.unlink(path)
         except FileNotFoundError:
             pass

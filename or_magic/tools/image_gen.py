@@ -40,7 +40,7 @@ from .enums import (
     OUTPUT_FORMATS,
     QUALITIES,
 )
-from .saving import Delivered, deliver_bytes, numbered, resolve_save
+from .saving import Delivered, Output, deliver_all, numbered, resolve_save
 
 MAX_REFERENCES = 20
 # Generated images arrive as base64 in JSON; a 4K PNG is tens of MB at most.
@@ -387,28 +387,17 @@ def deliver_images(
     save_path: Any,
     label: str,
 ) -> tuple[list[Delivered], list[dict[str, Any]]]:
-    out: list[Delivered] = []
-    infos: list[dict[str, Any]] = []
+    """Every image checked, then saved all-or-nothing (``saving.deliver_all``)."""
+    outputs: list[Output] = []
     for i, data in enumerate(images):
         mime, ext, dims = image_meta(data, label)
         target = None if save_path is None else numbered(save_path, i)
-        if target is not None and i:
-            from ..safety.paths import resolve_output_path
-
-            target = resolve_output_path(target, ctx.settings)
-        d = deliver_bytes(
-            data,
-            kind="image",
-            mime=mime,
-            ext=ext,
-            settings=ctx.settings,
-            tool=label,
-            save_path=target,
-            noun="Image",
-            item_meta=dims,
-        )
-        out.append(d)
-        infos.append({"mime": mime, "size_bytes": len(data), **dims, **d.meta})
+        outputs.append(Output(data, "image", mime, ext, target, item_meta=dims))
+    out = deliver_all(outputs, settings=ctx.settings, tool=label, noun="Image")
+    infos = [
+        {"mime": o.mime, "size_bytes": len(o.data), **(o.item_meta or {}), **d.meta}
+        for o, d in zip(outputs, out, strict=True)
+    ]
     return out, infos
 
 
@@ -574,7 +563,7 @@ async def generate_image_dedicated(
     args: GenerateImageDedicatedInput, ctx: ToolContext
 ) -> ToolResult:
     s = ctx.settings
-    save = resolve_save(args.save_path, s)
+    save = resolve_save(args.save_path, s, count=args.n)
     refs = await reference_urls(args.input_references, s, "input_references")
     model = clean_model(args.model) or s.default_image_model
     body: dict[str, Any] = {"model": model, "prompt": args.prompt.strip()}

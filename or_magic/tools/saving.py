@@ -2,8 +2,15 @@
 
 Shared by the generation tools (and any other tool that returns media):
 
-* ``resolve_save(save_path, settings)`` runs **before** any paid request, so traversal, absolute
-  paths outside ``OPENROUTER_OUTPUT_DIR`` and symlinks fail with ``UNSAFE_PATH`` for free.
+* ``resolve_save(save_path, settings, count=n)`` runs **before** any paid request, in every tool
+  that saves: traversal, absolute paths outside ``OPENROUTER_OUTPUT_DIR`` and symlinks fail with
+  ``UNSAFE_PATH``, and names the filesystem would refuse (too long, too deep, control characters,
+  an existing directory, an unwritable directory) with ``INVALID_INPUT``, for free. The name keeps
+  ``NAME_RESERVE`` bytes free and all ``count`` numbered targets are checked, so what is written
+  later cannot fail on its name.
+* ``deliver_all(...)`` (several outputs) is all-or-nothing: every target is checked and every
+  temp file written before the first rename; a failure removes every temp file (and any target
+  this call already renamed into place).
 * ``deliver_bytes(...)`` writes atomically (temp file in the same directory, then rename), corrects
   the extension to the detected type (and re-checks the corrected path), and decides inline versus
   saved: with ``save_path`` the file is written and the item carries its ``path`` (plus ``data``
@@ -43,13 +50,26 @@ def inline_ceiling(kind: str, settings: Settings) -> int:
     return min(settings.image_inline_ceiling, settings.audio_inline_ceiling)
 
 
-def resolve_save(save_path: str | None, settings: Settings) -> Path | None:
-    """The checked destination for ``save_path`` (None when not given). Raises ``UNSAFE_PATH``."""
+def resolve_save(save_path: str | None, settings: Settings, *, count: int = 1) -> Path | None:
+    """The checked destination for ``save_path`` (None when not given), before any request.
+
+    Raises ``UNSAFE_PATH`` / ``INVALID_INPUT``. ``count`` > 1 also checks the numbered names
+    (``cat-2.png``...) the later outputs will get.
+    """
     if save_path is None:
         return None
-    from ..safety.paths import resolve_output_path
+    from ..safety.paths import NAME_RESERVE, resolve_output_path
 
-    return resolve_output_path(save_path, settings)
+    first = resolve_output_path(save_path, settings, reserve=NAME_RESERVE)
+    for i in range(1, max(1, count)):
+        resolve_output_path(numbered(first, i), settings)
+    return first
+
+
+def _root(settings: Settings) -> str | None:
+    from ..safety.paths import output_sandbox_root
+
+    return output_sandbox_root(settings)
 
 
 def auto_save_path(tool: str, ext: str, settings: Settings) -> Path:
@@ -107,6 +127,19 @@ def _saved_text(noun: str, requested: Path, final: Path, corrected: bool) -> str
     return f"{noun} saved to: {final}"
 
 
+@dataclass
+class Output:
+    """One generated item waiting to be delivered (``deliver_all``)."""
+
+    data: bytes
+    kind: MediaKind
+    mime: str
+    ext: str
+    save_path: Path | None
+    name: str | None = None
+    item_meta: dict[str, Any] | None = None
+
+
 def deliver_bytes(
     data: bytes,
     *,
@@ -121,50 +154,74 @@ def deliver_bytes(
     item_meta: dict[str, Any] | None = None,
 ) -> Delivered:
     """Save and/or inline ``data`` following the rules in the module docstring."""
-    from ..safety.atomic import atomic_write
+    out = Output(data, kind, mime, ext, save_path, name=name, item_meta=item_meta)
+    return deliver_all([out], settings=settings, tool=tool, noun=noun)[0]
 
-    size = len(data)
-    ceiling = inline_ceiling(kind, settings)
-    fits = size <= ceiling
-    meta: dict[str, Any] = {}
-    if save_path is not None:
-        final, corrected = correct_extension(save_path, ext, settings)
-        _write(atomic_write, final, data)
-        meta["save_path"] = str(final)
-        if corrected:
-            meta["requested_save_path"] = str(save_path)
-            meta["extension_corrected"] = True
-        item = MediaItem(
-            kind,
-            mime,
-            data=data if fits else None,
-            path=str(final),
-            size_bytes=size,
-            name=name or final.name,
-            meta=dict(item_meta or {}),
+
+def deliver_all(
+    outputs: list[Output], *, settings: Settings, tool: str, noun: str
+) -> list[Delivered]:
+    """Deliver several items at once, all-or-nothing on disk (module docstring)."""
+    from ..safety.atomic import AtomicFile
+
+    root = _root(settings)
+    plans: list[tuple[Output, Path | None, bool, bool]] = []  # (output, final, corrected, auto)
+    for o in outputs:  # 1. every target checked before any byte is written
+        fits = len(o.data) <= inline_ceiling(o.kind, settings)
+        if o.save_path is not None:
+            from ..safety.paths import resolve_output_path
+
+            resolve_output_path(o.save_path, settings)  # numbered names too: symlink, dir...
+            final, corrected = correct_extension(o.save_path, o.ext, settings)
+            plans.append((o, final, corrected, False))
+        elif fits:
+            plans.append((o, None, False, False))
+        else:
+            plans.append((o, auto_save_path(tool, o.ext, settings), False, True))
+    finals = [str(p[1]) for p in plans if p[1] is not None]
+    if len(set(finals)) != len(finals):
+        raise ToolError(
+            ErrorCode.INVALID_INPUT,
+            "two outputs would be saved under the same name",
+            details={"reason": "duplicate_target"},
         )
-        return Delivered(item, _saved_text(noun, save_path, final, corrected), meta)
-    if fits:
-        item = MediaItem(
-            kind, mime, data=data, size_bytes=size, name=name, meta=dict(item_meta or {})
-        )
-        return Delivered(item, f"{noun} generated ({mime}, {size} bytes).", meta)
-    final = auto_save_path(tool, ext, settings)
-    _write(atomic_write, final, data)
-    meta.update(save_path=str(final), auto_saved=True)
-    item = MediaItem(
-        kind, mime, path=str(final), size_bytes=size, name=final.name, meta=dict(item_meta or {})
-    )
-    text = (
-        f"{noun} ({mime}, {size} bytes) is larger than the inline limit of {ceiling} bytes; "
-        f"saved to: {final}"
-    )
-    return Delivered(item, text, meta)
-
-
-def _write(atomic_write: Any, path: Path, data: bytes) -> None:
+    files: list[AtomicFile] = []
+    committed: list[Path] = []
     try:
-        atomic_write(path, data)
+        for o, final, _, _ in plans:  # 2. every temp file written
+            if final is None:
+                continue
+            f = AtomicFile(final, root=root)
+            files.append(f)
+            _guard(final, f.open)
+            _guard(final, f.write, o.data)
+        for f in files:  # 3. commit (rename) them all
+            committed.append(_guard(f.path, f.commit))
+    except BaseException:
+        for f in files:
+            f.abort()
+        _unlink_committed(committed, root)
+        raise
+    return [
+        _delivered(o, final, corrected, auto, settings, noun) for o, final, corrected, auto in plans
+    ]
+
+
+def _unlink_committed(paths: list[Path], root: str | None) -> None:
+    """Roll back: remove what this call already renamed into place (inside the root only)."""
+    from ..safety.paths import is_within
+
+    for p in paths:
+        try:
+            if root is None or is_within(os.path.realpath(p.parent), root):
+                os.unlink(p)
+        except OSError:
+            pass
+
+
+def _guard(path: Path, fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
     except ToolError:
         raise
     except OSError as exc:
@@ -174,6 +231,50 @@ def _write(atomic_write: Any, path: Path, data: bytes) -> None:
             details={"path": str(path)},
             suggestions=["Check free space and permissions of OPENROUTER_OUTPUT_DIR"],
         ) from None
+
+
+def _delivered(
+    o: Output, final: Path | None, corrected: bool, auto: bool, settings: Settings, noun: str
+) -> Delivered:
+    size = len(o.data)
+    ceiling = inline_ceiling(o.kind, settings)
+    fits = size <= ceiling
+    meta: dict[str, Any] = {}
+    if final is None:
+        item = MediaItem(
+            o.kind, o.mime, data=o.data, size_bytes=size, name=o.name, meta=dict(o.item_meta or {})
+        )
+        return Delivered(item, f"{noun} generated ({o.mime}, {size} bytes).", meta)
+    meta["save_path"] = str(final)
+    if auto:
+        meta["auto_saved"] = True
+        item = MediaItem(
+            o.kind,
+            o.mime,
+            path=str(final),
+            size_bytes=size,
+            name=final.name,
+            meta=dict(o.item_meta or {}),
+        )
+        text = (
+            f"{noun} ({o.mime}, {size} bytes) is larger than the inline limit of {ceiling} "
+            f"bytes; saved to: {final}"
+        )
+        return Delivered(item, text, meta)
+    assert o.save_path is not None
+    if corrected:
+        meta["requested_save_path"] = str(o.save_path)
+        meta["extension_corrected"] = True
+    item = MediaItem(
+        o.kind,
+        o.mime,
+        data=o.data if fits else None,
+        path=str(final),
+        size_bytes=size,
+        name=o.name or final.name,
+        meta=dict(o.item_meta or {}),
+    )
+    return Delivered(item, _saved_text(noun, o.save_path, final, corrected), meta)
 
 
 class StreamTarget:
@@ -202,7 +303,7 @@ class StreamTarget:
         self.save_path = save_path
         self.auto = save_path is None
         path = save_path if save_path is not None else auto_save_path(tool, default_ext, settings)
-        self.file = AtomicFile(path)
+        self.file = AtomicFile(path, root=_root(settings))
         self.file.open()
 
     @property
@@ -213,11 +314,9 @@ class StreamTarget:
         return self.file.write(chunk)
 
     def head(self, n: int = HEAD) -> bytes:
-        tmp = self.file.tmp_path
-        if tmp is None:
+        if self.file.tmp_path is None:
             return b""
-        with open(tmp, "rb") as f:
-            return f.read(n)
+        return self.file.read_back(n)
 
     def abort(self) -> None:
         self.file.abort()
@@ -235,9 +334,7 @@ class StreamTarget:
         fits = size <= ceiling
         meta: dict[str, Any] = {}
         if self.auto and fits:
-            tmp = self.file.tmp_path
-            assert tmp is not None
-            data = Path(tmp).read_bytes()
+            data = self.file.read_back()
             self.file.abort()
             item = MediaItem(
                 self.kind, mime, data=data, size_bytes=size, meta=dict(item_meta or {})
@@ -247,11 +344,7 @@ class StreamTarget:
         final, corrected = correct_extension(requested, ext, self.settings)
         if final.parent != requested.parent:  # never: with_extension keeps the directory
             raise ToolError(ErrorCode.INTERNAL, "corrected path left the directory")
-        data = None
-        if fits:
-            tmp = self.file.tmp_path
-            assert tmp is not None
-            data = Path(tmp).read_bytes()
+        data = self.file.read_back() if fits else None
         self.file.path = final
         try:
             self.file.commit()
@@ -288,8 +381,25 @@ class StreamTarget:
 def file_item(
     path: str | os.PathLike[str], *, kind: MediaKind, mime: str, settings: Settings
 ) -> MediaItem:
-    """A ``MediaItem`` for a file already on disk (inline bytes too when under the ceiling)."""
+    """A ``MediaItem`` for a file already on disk (inline bytes too when under the ceiling).
+
+    Inside the output sandbox the file is opened below the root descriptor without following
+    symlinks (``open_input`` with the output root), so a directory swapped since the file was
+    written cannot make this return outside bytes.
+    """
+    from ..safety.paths import open_input
+
     p = Path(path)
-    size = p.stat().st_size
-    data = p.read_bytes() if size <= inline_ceiling(kind, settings) else None
+    root = _root(settings)
+    f = open_input(p, settings.replace(input_dir=Path(root)) if root else settings)
+    try:
+        size = f.size
+        data = None
+        if size <= inline_ceiling(kind, settings):
+            from ..media.blob import Blob
+
+            with Blob(mime, fd=os.dup(f.fd), size=size) as b:
+                data = b.read_bytes()
+    finally:
+        f.close()
     return MediaItem(kind, mime, data=data, path=str(p), size_bytes=size, name=p.name)

@@ -171,6 +171,7 @@ class GalleryItem:
         """Write the item under ``OPENROUTER_OUTPUT_DIR`` (sandboxed, atomic); None on refusal."""
         from ..config import get_settings
         from ..safety import atomic_write, resolve_output_path, with_extension
+        from ..safety.paths import output_sandbox_root
 
         raw = self.save_name.value if name is None else name
         try:
@@ -178,7 +179,7 @@ class GalleryItem:
             path = resolve_output_path(raw, settings)
             if not path.suffix:
                 path = resolve_output_path(with_extension(raw, _ext(self.item.mime)), settings)
-            atomic_write(path, self.item.read_bytes())
+            atomic_write(path, self.item.read_bytes(), root=output_sandbox_root(settings))
         except ToolError as err:
             self.save_status.value = (
                 f"<span style='color:#b00'><b>{html.escape(err.code.value)}</b> "
