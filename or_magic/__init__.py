@@ -17,6 +17,8 @@ __all__ = [
     "ToolResult",
     "__version__",
     "acall_tool",
+    "batch",
+    "batches",
     "call_tool",
     "call_tool_sync",
     "list_tools",
@@ -26,7 +28,7 @@ __all__ = [
     "unload_ipython_extension",
 ]
 
-_LAZY = {
+_LAZY: dict[str, tuple[str, str | None]] = {
     "ErrorCode": ("or_magic.errors", "ErrorCode"),
     "ToolError": ("or_magic.errors", "ToolError"),
     "ToolResult": ("or_magic.result", "ToolResult"),
@@ -36,6 +38,9 @@ _LAZY = {
     "call_tool_sync": ("or_magic.tools.api", "call_tool_sync"),
     "list_tools": ("or_magic.tools.api", "list_tools"),
     "map": ("or_magic.batch", "map_tool"),
+    # ``or_magic.batch`` is the batch module, made callable: ``or_magic.batch("orb_…")`` reattaches.
+    "batch": ("or_magic.batch", None),
+    "batches": ("or_magic.batch_handle", "batches"),
     "set_api_key": ("or_magic.config", "set_api_key"),
     "Dashboard": ("or_magic.widgets.dashboard", "Dashboard"),
 }
@@ -52,7 +57,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'or_magic' has no attribute {name!r}") from None
     import importlib
 
-    value = getattr(importlib.import_module(module_name), attr)
+    module = importlib.import_module(module_name)
+    value = module if attr is None else getattr(module, attr)
     globals()[name] = value
     return value
 
