@@ -460,15 +460,19 @@ async def amap_batch(
     progress: bool = True,
     batch_size: int | None = None,
     max_bytes: int | None = None,
+    labels: list[Any] | None = None,
     **common_args: Any,
 ) -> Any:
-    """Submit ``tool`` over ``items`` as Batch API jobs; returns a ``BatchHandle`` (not waited)."""
+    """Submit ``tool`` over ``items`` as Batch API jobs; returns a ``BatchHandle`` (not waited).
+
+    ``labels`` overrides the index the results are aligned to (default: the Series' index)."""
     from .batch_handle import BatchHandle
     from .config import get_settings
     from .errors import ErrorCode, ToolError
     from .tools.batch_engine import DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS, BatchEngine
 
-    inputs, labels = as_items(items)
+    inputs, found = as_items(items)
+    labels = labels if labels is not None else found
     arg_list: list[Any] = []
     for i, item in enumerate(inputs):
         try:
