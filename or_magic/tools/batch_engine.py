@@ -169,6 +169,16 @@ def to_tool_result(
     try:
         if err is not None or response is None:
             e = err if isinstance(err, dict) else {"message": "no response"}
+            if e.get("type") in (
+                "batch_cancelled",
+                "batch_expired",
+            ):  # never run: not a model error
+                raise ToolError(
+                    ErrorCode.JOB_FAILED,
+                    f"{tool}: {e.get('message') or 'the request was not run'}",
+                    details={"reason": e.get("type")},
+                    suggestions=["Submit the unfinished items again"],
+                )
             status = e.get("code") if isinstance(e.get("code"), int) else None
             status = status or (response or {}).get("status_code") or 502
             body = {"error": {"code": status, "message": e.get("message"), "metadata": e}}
@@ -387,7 +397,9 @@ class BatchEngine:
                     "GET", f"/batches/{ch['upstream_id']}", context="get_batch_status"
                 )
             except ToolError as exc:
-                if exc.code == ErrorCode.UPSTREAM_HTTP and (exc.details or {}).get("status") == 404:
+                if (exc.details or {}).get(
+                    "status"
+                ) == 404:  # deleted upstream: nothing to wait for
                     await self._collect(rec, ch, {"status": "failed", "results": []})
                     continue
                 raise
@@ -493,9 +505,18 @@ class BatchEngine:
         on_progress: ProgressFn | None = None,
     ) -> dict[str, Any]:
         """Poll until every chunk is terminal and collected (or ``timeout_s`` passes)."""
-        interval = poll_s if poll_s is not None else (0.05 if self.settings.offline else 10.0)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        polls = 0
         while True:
+            # small batches finish in seconds, big ones in hours: back off from 0.5 s to 30 s
+            interval = (
+                poll_s
+                if poll_s is not None
+                else 0.05
+                if self.settings.offline
+                else min(30.0, 0.5 * 1.5**polls)
+            )
+            polls += 1
             counts = await self.refresh(bid, on_progress=on_progress)
             if counts["status"] in TERMINAL:
                 return counts
@@ -507,6 +528,8 @@ class BatchEngine:
                     details={"batch_id": bid, "counts": counts},
                     suggestions=[f"Wait again later: or_magic.batch({bid!r}).wait()"],
                 )
+            if deadline is not None:
+                interval = max(0.0, min(interval, deadline - time.monotonic()))
             await asyncio.sleep(interval)
 
     async def cancel(self, bid: str) -> dict[str, Any]:
