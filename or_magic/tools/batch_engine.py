@@ -72,8 +72,12 @@ class _CaptureClient:
 
     CAPTURED = ("/chat/completions", "/embeddings")
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, media: bool = True) -> None:
         self.settings = settings
+        self.media = media  # False: the body cannot hold streamed media (skip the scan)
+
+    def _body(self, body: Any) -> dict[str, Any]:
+        return _materialise(body) if self.media else body
 
     def _real(self) -> Any:
         from ..client.http import get_client
@@ -82,12 +86,12 @@ class _CaptureClient:
 
     async def request_json(self, method: str, path: str, **kw: Any) -> Any:
         if method == "POST" and path in self.CAPTURED:
-            raise _Captured(path, _materialise(kw.get("json") or {}))
+            raise _Captured(path, self._body(kw.get("json") or {}))
         return await self._real().request_json(method, path, **kw)
 
     def stream_sse(self, path: str, json: Any, **kw: Any) -> Any:
         if path in self.CAPTURED:
-            body = dict(_materialise(json))
+            body = dict(self._body(json))
             body.pop("stream", None)
             raise _Captured(path, body)
         return self._real().stream_sse(path, json, **kw)
@@ -122,7 +126,8 @@ async def capture_body(tool: str, args: dict[str, Any], settings: Settings) -> P
     try:
         parsed = _validate(spec, _objects_to_handles(dict(args), handles))
         ctx = ToolContext(tool=tool, settings=settings)
-        ctx._client = _CaptureClient(settings)  # type: ignore[assignment]
+        media = tool != "chat_completion"
+        ctx._client = _CaptureClient(settings, media=media)  # type: ignore[assignment]
         await spec.handler(parsed, ctx)
     except _Captured as cap:
         return Prepared(cap.body, parsed)
@@ -157,12 +162,46 @@ def finish_params(tool: str, parsed: Any) -> dict[str, Any]:
     return {}
 
 
+class Finisher:
+    """Turns answers into results with the tools' own code; built once per collected batch."""
+
+    def __init__(self, tool: str, finish: dict[str, Any], settings: Settings) -> None:
+        self.tool = tool
+        self.settings = settings
+        self.args: Any = None
+        self.ctx: Any = None
+        if tool == "chat_completion":
+            from .base import ToolContext
+            from .chat import ChatInput
+
+            self.args = ChatInput.model_construct(
+                response_format=finish.get("response_format"),
+                include_reasoning=finish.get("include_reasoning"),
+                online=finish.get("online"),
+            )
+            self.ctx = ToolContext(tool=tool, settings=settings)
+
+    def __call__(self, c: Any) -> ToolResult:
+        if self.tool == "chat_completion":
+            from .chat import finish_chat
+
+            return finish_chat(c, self.args, self.ctx)
+        from .analyze import finish_analysis
+
+        return finish_analysis(c, self.tool, c.model or "", self.settings, inputs=None)
+
+
 def to_tool_result(
-    tool: str, result: dict[str, Any], finish: dict[str, Any], settings: Settings
+    tool: str,
+    result: dict[str, Any],
+    finish: dict[str, Any] | Finisher,
+    settings: Settings,
 ) -> ToolResult:
     """One upstream batch result → ``ToolResult`` via the tools' own finishing code."""
     from ..client.classify import classify_upstream
     from .completion import parse_message
+
+    finisher = finish if isinstance(finish, Finisher) else Finisher(tool, finish, settings)
 
     err = result.get("error")
     response = result.get("response") if isinstance(result.get("response"), dict) else None
@@ -189,20 +228,7 @@ def to_tool_result(
         c = parse_message(data)
         if c.error is not None:
             raise classify_upstream(None, {"error": c.error}, {}, context=tool)
-        if tool == "chat_completion":
-            from .base import ToolContext
-            from .chat import ChatInput, finish_chat
-
-            args = ChatInput.model_construct(
-                response_format=finish.get("response_format"),
-                include_reasoning=finish.get("include_reasoning"),
-                online=finish.get("online"),
-            )
-            res = finish_chat(c, args, ToolContext(tool=tool, settings=settings))
-        else:
-            from .analyze import finish_analysis
-
-            res = finish_analysis(c, tool, c.model or "", settings, inputs=None)
+        res = finisher(c)
     except ToolError as exc:
         res = ToolResult.from_error(tool, exc)
     res.tool = tool
@@ -438,13 +464,14 @@ class BatchEngine:
             row["custom_id"]: row["idx"] for row in items if row["upstream_id"] == ch["upstream_id"]
         }
         out: list[tuple[int, bool, str]] = []
+        finisher = Finisher(tool, finish, self.settings)
         for r in data.get("results") or []:
             if not isinstance(r, dict):
                 continue
             idx = by_cid.pop(str(r.get("custom_id")), None)
             if idx is None:
                 continue
-            out.append((idx, *dump_result(to_tool_result(tool, r, finish, self.settings))))
+            out.append((idx, *dump_result(to_tool_result(tool, r, finisher, self.settings))))
         if by_cid:  # requests the upstream never answered
             why = (
                 (data.get("error") or {}).get("message")
