@@ -295,3 +295,36 @@ async def test_mcp_tools_submit_and_report_progress(double):
     assert [r["index"] for r in page.data["results"]] == [2] and page.data["next_offset"] is None
     bad = await or_magic.call_tool("get_batch_status", {"batch_id": "orb_nope"})
     assert bad.code == "INVALID_INPUT"
+
+
+def test_expiry_keeps_finished_items(double):
+    double.app.batch_api.script(BatchScript(statuses=["validating", "in_progress", "expired"]))
+    h = or_magic.map("chat_completion", [f"p{i}" for i in range(4)], engine="batch", progress=False)
+    h.wait(poll_s=0.01, progress=False)
+    assert h.progress["status"] == "expired"
+    res = h.results()
+    assert 0 < sum(r.ok for r in res) < 4
+    assert {r.code for r in res if not r.ok} == {"JOB_FAILED"}
+
+
+def test_a_submitter_that_died_mid_submission_does_not_hang_waiters(double):
+    """Items registered but never sent by a dead process fail with JOB_FAILED; the rest finish."""
+    from or_magic.config import get_settings
+    from or_magic.jobs import get_job_store
+
+    store = get_job_store(get_settings())
+    items = [(i, f"i{i}", None, f"p{i}") for i in range(3)]
+    store.create_batch(
+        id="orb_orphan",
+        tool="chat_completion",
+        endpoint="/v1/chat/completions",
+        model=None,
+        backend="test",
+        items=items,
+    )
+    with store._conn() as c:  # owned by a process that no longer exists
+        c.execute("UPDATE batches SET owner_pid = 999999999 WHERE id = 'orb_orphan'")
+    h = or_magic.batch("orb_orphan")
+    h.wait(poll_s=0.01, progress=False, timeout=10)
+    assert h.progress["status"] == "failed"
+    assert {r.code for r in h.results()} == {"JOB_FAILED"}

@@ -265,12 +265,6 @@ def new_batch_id() -> str:
     return "orb_" + uuid.uuid4().hex[:20]
 
 
-def _preview(v: Any, n: int = 80) -> str:
-    from ..batch import _short
-
-    return _short(v, n)
-
-
 class BatchEngine:
     """Submit, poll, collect and cancel one registry batch (``orb_…``) and its upstream chunks."""
 
@@ -413,6 +407,8 @@ class BatchEngine:
     ) -> dict[str, Any]:
         """Poll every live chunk once, collect finished ones; return the counts by status."""
         rec = self._record(bid)
+        if rec["status"] == "submitting":
+            rec = self._adopt_orphan(rec)
         counts: dict[str, Any] = {}
         live_done: dict[str, tuple[int, int]] = {}
         for ch in self.store.batch_chunks(bid):
@@ -454,6 +450,34 @@ class BatchEngine:
             if asyncio.iscoroutine(r):
                 await r
         return counts
+
+    def _adopt_orphan(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """A process that died while submitting leaves items never sent: fail those (they can
+        be submitted again) and let the sent ones finish, instead of waiting forever."""
+        from ..jobs import _pid_alive
+
+        if _pid_alive(rec.get("owner_pid")):
+            return rec
+        tool = rec["tool"]
+        ok, err = dump_result(
+            ToolResult.from_error(
+                tool,
+                ToolError(
+                    ErrorCode.JOB_FAILED,
+                    f"{tool}: never submitted (the submitting process exited first)",
+                    suggestions=["Submit these items again"],
+                ),
+            )
+        )
+        unsent = [
+            (row["idx"], ok, err)
+            for row in self.store.batch_items(rec["id"], with_results=True)
+            if row["upstream_id"] is None and row["result"] is None
+        ]
+        if unsent:
+            self.store.save_batch_results(rec["id"], unsent)
+        self.store.update_batch(rec["id"], status="in_progress")
+        return self._record(rec["id"])
 
     async def _collect(self, rec: dict[str, Any], ch: dict[str, Any], data: dict[str, Any]) -> None:
         tool = rec["tool"]
