@@ -328,3 +328,31 @@ def test_a_submitter_that_died_mid_submission_does_not_hang_waiters(double):
     h.wait(poll_s=0.01, progress=False, timeout=10)
     assert h.progress["status"] == "failed"
     assert {r.code for r in h.results()} == {"JOB_FAILED"}
+
+
+def test_interrupted_submission_keeps_what_was_sent(double, monkeypatch):
+    import asyncio
+
+    from or_magic.tools import batch_engine
+
+    real = batch_engine.capture_body
+    calls = {"n": 0}
+
+    async def flaky(tool, args, settings):
+        calls["n"] += 1
+        if calls["n"] == 4:  # Ctrl-C / task cancelled while building item 3
+            raise asyncio.CancelledError
+        return await real(tool, args, settings)
+
+    monkeypatch.setattr(batch_engine, "capture_body", flaky)
+    with pytest.raises(asyncio.CancelledError):
+        or_magic.map(
+            "chat_completion", list("abcdef"), engine="batch", batch_size=2, progress=False
+        )
+    monkeypatch.setattr(batch_engine, "capture_body", real)
+    bid = or_magic.batches()[0]["id"]
+    h = or_magic.batch(bid)
+    h.wait(poll_s=0.01, progress=False, timeout=30)
+    res = h.results()
+    assert [r.ok for r in res] == [True, True, False, False, False, False]
+    assert {r.code for r in res[2:]} == {"JOB_FAILED"} and "never submitted" in res[2].text

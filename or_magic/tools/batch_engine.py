@@ -332,32 +332,44 @@ class BatchEngine:
         async def flush() -> None:
             nonlocal chunk, size, seq
             if chunk:
-                await self._send_chunk(bid, seq, model or "", chunk, early)
+                await self._send_chunk(bid, tool, seq, model or "", chunk, early)
                 seq += 1
+            if early:  # persist as we go: a crash later must not lose these
+                self.store.save_batch_results(bid, early)
+                early.clear()
             chunk, size = [], 0
 
-        for i, args in enumerate(arg_list):
-            if isinstance(args, ToolResult):
-                early.append((i, *dump_result(args)))
-                continue
-            prep = await capture_body(tool, args, self.settings)
-            if prep.body is None:
-                assert prep.error is not None
-                early.append((i, *dump_result(prep.error)))
-                continue
-            if finish is None:
-                finish = finish_params(tool, prep.parsed)
-            body = prep.body
-            m = str(body.get("model") or "")
-            nbytes = len(json.dumps(body, separators=(",", ":"), default=str)) + 40
-            if chunk and (m != model or len(chunk) >= max_requests or size + nbytes > max_bytes):
-                await flush()
-            model = m
-            chunk.append((i, body))
-            size += nbytes
-        await flush()
-        if early:
-            self.store.save_batch_results(bid, early)
+        try:
+            for i, args in enumerate(arg_list):
+                if isinstance(args, ToolResult):
+                    early.append((i, *dump_result(args)))
+                    continue
+                prep = await capture_body(tool, args, self.settings)
+                if prep.body is None:
+                    assert prep.error is not None
+                    early.append((i, *dump_result(prep.error)))
+                    continue
+                if finish is None:
+                    finish = finish_params(tool, prep.parsed)
+                    self.store.update_batch(
+                        bid, params={"max_requests": max_requests, "finish": finish}
+                    )
+                body = prep.body
+                m = str(body.get("model") or "")
+                nbytes = len(json.dumps(body, separators=(",", ":"), default=str)) + 40
+                if chunk and (
+                    m != model or len(chunk) >= max_requests or size + nbytes > max_bytes
+                ):
+                    await flush()
+                model = m
+                chunk.append((i, body))
+                size += nbytes
+            await flush()
+        except BaseException:  # Ctrl-C / cancellation: what was sent still runs upstream
+            if early:
+                self.store.save_batch_results(bid, early)
+            self._fail_unsent(bid, tool, "the submission was interrupted")
+            raise
         self.store.update_batch(
             bid,
             status="in_progress",
@@ -370,6 +382,7 @@ class BatchEngine:
     async def _send_chunk(
         self,
         bid: str,
+        tool: str,
         seq: int,
         model: str,
         chunk: list[tuple[int, dict[str, Any]]],
@@ -394,7 +407,6 @@ class BatchEngine:
                     details={"reason": "shape"},
                 )
         except ToolError as exc:
-            tool = self.store.get_batch(bid)["tool"]  # type: ignore[index]
             ok, err = dump_result(ToolResult.from_error(tool, exc))
             early.extend((i, ok, err) for i, _ in chunk)
             return
@@ -458,26 +470,28 @@ class BatchEngine:
 
         if _pid_alive(rec.get("owner_pid")):
             return rec
-        tool = rec["tool"]
+        self._fail_unsent(rec["id"], rec["tool"], "the submitting process exited first")
+        return self._record(rec["id"])
+
+    def _fail_unsent(self, bid: str, tool: str, why: str) -> None:
         ok, err = dump_result(
             ToolResult.from_error(
                 tool,
                 ToolError(
                     ErrorCode.JOB_FAILED,
-                    f"{tool}: never submitted (the submitting process exited first)",
+                    f"{tool}: never submitted ({why})",
                     suggestions=["Submit these items again"],
                 ),
             )
         )
         unsent = [
             (row["idx"], ok, err)
-            for row in self.store.batch_items(rec["id"], with_results=True)
+            for row in self.store.batch_items(bid, with_results=True)
             if row["upstream_id"] is None and row["result"] is None
         ]
         if unsent:
-            self.store.save_batch_results(rec["id"], unsent)
-        self.store.update_batch(rec["id"], status="in_progress")
-        return self._record(rec["id"])
+            self.store.save_batch_results(bid, unsent)
+        self.store.update_batch(bid, status="in_progress")
 
     async def _collect(self, rec: dict[str, Any], ch: dict[str, Any], data: dict[str, Any]) -> None:
         tool = rec["tool"]
