@@ -154,7 +154,7 @@ class _CountsPanel:
     def __init__(self, title: str, *, enabled: bool) -> None:
         from .batch import _Progress
 
-        self._p = _Progress(title, 1, enabled)
+        self._p = _Progress(title, 1, enabled, title=title)
 
     def update(self, counts: dict[str, Any]) -> None:
         panel = self._p.panel

@@ -356,3 +356,60 @@ def test_interrupted_submission_keeps_what_was_sent(double, monkeypatch):
     res = h.results()
     assert [r.ok for r in res] == [True, True, False, False, False, False]
     assert {r.code for r in res[2:]} == {"JOB_FAILED"} and "never submitted" in res[2].text
+
+
+def test_hostile_results_are_mapped_by_custom_id_only(double):
+    """Unknown, duplicated, malformed or missing results never shift answers between rows."""
+    h = or_magic.map("chat_completion", ["a", "b", "c"], engine="batch", progress=False)
+    chunk = h._engine.store.batch_chunks(h.id)[0]["upstream_id"]
+
+    def answer(cid: str, text: str) -> dict:
+        body = {
+            "id": "gen-x",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": text},
+                }
+            ],
+        }
+        return {
+            "id": "r",
+            "custom_id": cid,
+            "error": None,
+            "response": {"status_code": 200, "body": body},
+        }
+
+    forged = {
+        "id": chunk,
+        "object": "batch",
+        "status": "completed",
+        "request_counts": {},
+        "results": [
+            answer("i2", "for c"),
+            answer("i99", "nobody's"),
+            answer("i2", "second c"),
+            "garbage",
+            {"custom_id": "i0", "error": None, "response": {"status_code": 200, "body": "x"}},
+        ],
+    }
+    double.inject(Fault(path=f"/batches/{chunk}", method="GET", status=200, body=forged))
+    h.wait(poll_s=0.01, progress=False, timeout=30)
+    res = h.results()
+    assert res[2].ok and res[2].text == "for c"
+    assert res[0].code == "UPSTREAM_HTTP"  # a result whose body is not an answer
+    assert res[1].code == "JOB_FAILED"  # never answered
+
+
+@pytest.mark.anyio
+async def test_await_handle_inside_a_running_loop(double):
+    from or_magic.batch import amap_batch
+
+    h = await amap_batch("chat_completion", ["x", "y"], progress=False)
+    assert (await h) is h and h.done
+    assert [r.ok for r in h.results()] == [True, True]
+    assert (await h.astatus())["status"] == "completed"
