@@ -17,6 +17,7 @@ Embedding requests get small deterministic vectors from the text (``embed_text``
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -78,6 +79,7 @@ class _Batch:
     error: str | None = None
     finalized_at: int | None = None
     cancel_requested: bool = False
+    seq: int = 0  # submission order (created_at has one-second resolution)
 
     @property
     def terminal(self) -> bool:
@@ -139,6 +141,7 @@ class BatchAPI:
         with self.lock:
             self.batches: dict[str, _Batch] = {}
             self.scripts: deque[BatchScript] = deque()
+            self._seq = itertools.count(1)
 
     def script(self, script: BatchScript) -> None:
         """The next submitted batch follows ``script`` (queued, one per submit)."""
@@ -205,6 +208,7 @@ class BatchAPI:
         if batch.status in BATCH_TERMINAL:
             await self._finish(batch, batch.status)
         with self.lock:
+            batch.seq = next(self._seq)
             self.batches[batch.id] = batch
         return json_resp(batch.view(with_results=True), 202)
 
@@ -221,7 +225,7 @@ class BatchAPI:
         wanted = {s for s in q.get("status", "").split(",") if s}
         with self.lock:
             mine = [b for b in self.batches.values() if b.key == req.key]
-        mine.sort(key=lambda b: (b.created_at, b.id), reverse=True)
+        mine.sort(key=lambda b: b.seq, reverse=True)  # newest first
         if wanted:
             mine = [b for b in mine if b.status in wanted]
         after = q.get("after")
