@@ -84,3 +84,16 @@ def test_batch_flag_without_each_runs_the_single_prompt_now(ip):
     reqs = get_offline_double().requests
     assert any(r.path.endswith("/chat/completions") for r in reqs)
     assert not any(r.path.endswith("/batches") for r in reqs)
+
+
+def test_cancel_by_batch_id(ip):
+    get_offline_double().app.batch_api.script(
+        BatchScript(statuses=["validating", "in_progress", "in_progress", "completed"])
+    )
+    from or_magic.batch import map_tool
+
+    h = map_tool("chat_completion", ["a", "b", "c"], engine="batch", progress=False)
+    cap, res = run(ip, f"%openrouter cancel {h.id}")
+    assert res.error_in_exec is None and f"Cancelling {h.id}" in cap.stdout
+    h.wait(progress=False)
+    assert h.progress["status"] == "cancelled"

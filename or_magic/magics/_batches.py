@@ -84,6 +84,15 @@ def line_wait(magics: Any, batch_id: str, *, out: str | None, timeout: float | N
     return wait_and_show(magics, BatchHandle(batch_id), out=out, quiet=False, timeout=timeout)
 
 
+def line_cancel(batch_id: str) -> None:
+    from ..batch_handle import BatchHandle
+
+    h = BatchHandle(batch_id)
+    counts = h.cancel()
+    print(f"Cancelling {h.id}: {counts.get('completed', 0)} finished requests keep their results.")
+    return None
+
+
 def line_batches(magics: Any, words: list[str]) -> None:
     """``%openrouter batches``: the registry's batches, newest first."""
     from ..batch_handle import batches

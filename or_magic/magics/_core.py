@@ -940,6 +940,10 @@ class OpenRouterMagics(Magics):
         return line_batches(self, words)
 
     def _line_cancel(self, words: list[str]) -> Any:
+        from ._batches import is_batch_id, line_cancel
+
+        if words and is_batch_id(words[0]):
+            return line_cancel(words[0])
         job = self._find_job(words[0] if words else None)
         print(f"Cancelling {job.id}." if job.cancel() else f"Job {job.id} already {job.status}.")
 
