@@ -28,7 +28,7 @@ __all__ = [
     "unload_ipython_extension",
 ]
 
-_LAZY: dict[str, tuple[str, str | None]] = {
+_LAZY = {
     "ErrorCode": ("or_magic.errors", "ErrorCode"),
     "ToolError": ("or_magic.errors", "ToolError"),
     "ToolResult": ("or_magic.result", "ToolResult"),
@@ -39,7 +39,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "list_tools": ("or_magic.tools.api", "list_tools"),
     "map": ("or_magic.batch", "map_tool"),
     # ``or_magic.batch`` is the batch module, made callable: ``or_magic.batch("orb_…")`` reattaches.
-    "batch": ("or_magic.batch", None),
+    "batch": ("or_magic.batch", "_module"),
     "batches": ("or_magic.batch_handle", "batches"),
     "set_api_key": ("or_magic.config", "set_api_key"),
     "Dashboard": ("or_magic.widgets.dashboard", "Dashboard"),
@@ -57,8 +57,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'or_magic' has no attribute {name!r}") from None
     import importlib
 
-    module = importlib.import_module(module_name)
-    value = module if attr is None else getattr(module, attr)
+    value = getattr(importlib.import_module(module_name), attr)
     globals()[name] = value
     return value
 

@@ -421,6 +421,7 @@ def map_tool(
     retries: int = 3,
     max_retry_wait: float = 120.0,
     batch_size: int | None = None,
+    labels: list[Any] | None = None,
     **common_args: Any,
 ) -> Any:
     """Run ``tool`` once per item, e.g.
@@ -430,17 +431,20 @@ def map_tool(
     of arguments per row). ``engine="interactive"`` (default) calls now and blocks, returning a
     ``BatchResult``; ``engine="batch"`` submits OpenRouter Batch API jobs and returns a
     ``BatchHandle`` at once (``.wait()``, ``await``, ``.cancel()``, ``.results()``) that survives
-    kernel restarts. Never raises for a failed item: look at ``.failed`` / the per-item codes.
+    kernel restarts. ``labels`` replaces the index results are aligned to. Never raises for a
+    failed item: look at ``.failed`` / the per-item codes.
     """
     from .tools.api import run_sync
 
     if engine == "batch":
         return run_sync(
-            amap_batch(tool, items, progress=progress, batch_size=batch_size, **common_args)
+            amap_batch(
+                tool, items, progress=progress, batch_size=batch_size, labels=labels, **common_args
+            )
         )
     if engine != "interactive":
         raise ValueError("engine must be 'interactive' or 'batch'")
-    return run_sync(
+    result = run_sync(
         amap_tool(
             tool,
             items,
@@ -451,6 +455,9 @@ def map_tool(
             **common_args,
         )
     )
+    if labels is not None:
+        result.labels = list(labels)
+    return result
 
 
 async def amap_batch(
@@ -466,10 +473,8 @@ async def amap_batch(
     """Submit ``tool`` over ``items`` as Batch API jobs; returns a ``BatchHandle`` (not waited).
 
     ``labels`` overrides the index the results are aligned to (default: the Series' index)."""
-    from .batch_handle import BatchHandle
-    from .config import get_settings
+    from .batch_handle import submit
     from .errors import ErrorCode, ToolError
-    from .tools.batch_engine import DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS, BatchEngine
 
     inputs, found = as_items(items)
     labels = labels if labels is not None else found
@@ -481,21 +486,18 @@ async def amap_batch(
             code = exc.code if isinstance(exc, ToolError) else ErrorCode.INVALID_INPUT
             msg = exc.message if isinstance(exc, ToolError) else f"{type(exc).__name__}: {exc}"
             arg_list.append(ToolResult.from_error(tool, ToolError(code, f"item {i}: {msg}")))
-    settings = get_settings()
-    engine = BatchEngine(settings)
     prog = _Progress(tool, len(inputs), progress, title=f"{tool} ×{len(inputs)} · submitting")
     try:
-        bid = await engine.submit(
+        return await submit(
             tool,
             arg_list,
             labels=labels,
             previews=[_short(x, 80) for x in inputs],
-            max_requests=batch_size or DEFAULT_MAX_REQUESTS,
-            max_bytes=max_bytes or DEFAULT_MAX_BYTES,
+            batch_size=batch_size,
+            max_bytes=max_bytes,
         )
     finally:
         prog.close("submitted")
-    return BatchHandle(bid, settings=settings)
 
 
 class _CallableModule(types.ModuleType):
@@ -509,3 +511,4 @@ class _CallableModule(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _CallableModule
+_module = sys.modules[__name__]  # what ``or_magic.batch`` resolves to (see or_magic/__init__.py)

@@ -183,6 +183,31 @@ class _CountsPanel:
         self._p.close(note)
 
 
+async def submit(
+    tool: str,
+    arg_list: list[Any],
+    *,
+    labels: list[Any] | None = None,
+    previews: list[str] | None = None,
+    batch_size: int | None = None,
+    max_bytes: int | None = None,
+) -> BatchHandle:
+    """Hand prepared items (argument dicts, or error results) to the engine; a handle at once."""
+    from .config import get_settings
+    from .tools.batch_engine import DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS, BatchEngine
+
+    settings = get_settings()
+    bid = await BatchEngine(settings).submit(
+        tool,
+        arg_list,
+        labels=labels,
+        previews=previews,
+        max_requests=batch_size or DEFAULT_MAX_REQUESTS,
+        max_bytes=max_bytes or DEFAULT_MAX_BYTES,
+    )
+    return BatchHandle(bid, settings=settings)
+
+
 def batches(limit: int = 50) -> list[dict[str, Any]]:
     """Batches this machine's registry knows, newest first (id, tool, status, counts, ...)."""
     from .config import get_settings

@@ -1,7 +1,7 @@
 """``--each VAR --batch``, ``%openrouter batches`` and ``%openrouter wait orb_…`` (thin).
 
-The Batch API engine lives in ``or_magic.tools.batch_engine``; this module only turns magic
-options into ``or_magic.batch`` calls and shows the handle, its live counts and its results.
+The Batch API engine lives in the tool core; this module only turns magic options into
+``or_magic.batch`` calls and shows the handle, its live counts and its results.
 """
 
 from __future__ import annotations
@@ -31,24 +31,21 @@ def each_labels(var: str | None, ns: dict[str, Any]) -> list[Any] | None:
 
 def run_each(magics: Any, tool: str, items: list[Any], opts: Any, fmt: str) -> None:
     """One tool over ``items``: now (interactive engine) or as Batch API jobs (``--batch``)."""
-    from ..tools.api import run_sync
+    from ..batch import map_tool
 
     labels = each_labels(getattr(opts, "each", None), magics.ns)
     rich = magics._rich()
     if not (getattr(opts, "batch", False) or magics.engine == "batch"):
-        from ..batch import map_tool
-
-        result = map_tool(tool, items, concurrency=max(1, opts.concurrency), progress=rich)
+        result = map_tool(
+            tool, items, concurrency=max(1, opts.concurrency), progress=rich, labels=labels
+        )
         result.fmt = fmt
-        result.labels = labels
         magics._store(opts.out, result)
         if not opts.quiet:
             show_bundles([result.bundle()], rich=rich)
         return None
-    from ..batch import amap_batch
-
-    handle = run_sync(
-        amap_batch(tool, items, progress=rich, batch_size=opts.batch_size, labels=labels)
+    handle = map_tool(
+        tool, items, engine="batch", progress=rich, batch_size=opts.batch_size, labels=labels
     )
     magics._store(opts.out, handle)
     print(f"Submitted {handle.id} ({len(items)} requests). Later: %openrouter wait {handle.id}")
