@@ -171,7 +171,6 @@ TOOLS = [
             idempotent=False,
             open_world=True,
         ),
-        family="batch",
     ),
     ToolSpec(
         name="get_batch_status",
@@ -198,7 +197,5 @@ TOOLS = [
             idempotent=True,
             open_world=True,
         ),
-        long_running=True,
-        family="batch",
     ),
 ]
