@@ -318,9 +318,7 @@ class BatchAPI:
             etype = "batch_expired" if status == "expired" else "batch_cancelled"
             for pos in range(batch.done, len(batch.requests)):
                 batch.results.append(
-                    _error_result(
-                        batch, pos, f"Request not run: the batch was {status}", etype, 408
-                    )
+                    _error_result(batch, pos, f"Request not run: the batch was {status}", etype)
                 )
             batch.done = len(batch.requests)
         batch.status = status
@@ -338,7 +336,7 @@ class BatchAPI:
         if batch.script.item_fails(pos, cid):
             st = batch.script.fail_status
             return _error_result(
-                batch, pos, "Provider returned error", ERROR_TYPES.get(st, "server"), st
+                batch, pos, "Provider returned error", ERROR_TYPES.get(st, "server")
             )
         body = {**item["body"]}
         body.setdefault("model", batch.model)
@@ -350,12 +348,13 @@ class BatchAPI:
         except ApiError as exc:
             err = exc.body.get("error") if isinstance(exc.body, dict) else None
             msg = err.get("message") if isinstance(err, dict) else "error"
-            return _error_result(
-                batch, pos, str(msg), ERROR_TYPES.get(exc.status, "unmapped"), exc.status
-            )
+            return _error_result(batch, pos, str(msg), ERROR_TYPES.get(exc.status, "unmapped"))
         if resp.status != 200 or resp.body is None:
             return _error_result(
-                batch, pos, "Provider returned error", "provider_unavailable", resp.status
+                batch,
+                pos,
+                "Provider returned error",
+                ERROR_TYPES.get(resp.status, "provider_unavailable"),
             )
         return _ok_result(batch, pos, json.loads(resp.body))
 
@@ -404,7 +403,7 @@ class BatchAPI:
 
 def _ok_result(batch: _Batch, pos: int, body: dict[str, Any]) -> dict[str, Any]:
     if "__error__" in body:
-        return _error_result(batch, pos, body["__error__"], "invalid_request", 400)
+        return _error_result(batch, pos, body["__error__"], "invalid_request")
     return {
         "id": f"{batch.id}_r{pos}",
         "custom_id": batch.requests[pos]["custom_id"],
@@ -413,7 +412,9 @@ def _ok_result(batch: _Batch, pos: int, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _error_result(batch: _Batch, pos: int, message: str, etype: str, status: int) -> dict[str, Any]:
+def _error_result(batch: _Batch, pos: int, message: str, etype: str) -> dict[str, Any]:
+    """A failed request: only the spec's ``error`` fields (``message``, ``param``, ``type``,
+    ``error_type``), so SDK users and our client read the same thing."""
     return {
         "id": f"{batch.id}_r{pos}",
         "custom_id": batch.requests[pos]["custom_id"],
@@ -423,6 +424,5 @@ def _error_result(batch: _Batch, pos: int, message: str, etype: str, status: int
             "param": None,
             "type": etype,
             "error_type": etype,
-            "code": status,
         },
     }

@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from . import _chat, _media
-from ._batches import BatchAPI
 from ._chat import ApiError, bad_request
 from .catalog import (
     IMAGE_BY_ID,
@@ -142,6 +141,8 @@ class DoubleApp:
         self.config = config or DoubleConfig()
         self.lock = threading.Lock()
         self._ids = itertools.count(1)
+        from ._batches import BatchAPI
+
         self.batch_api = BatchAPI(self)
         self.reset()
         self._routes: list[tuple[str, re.Pattern[str], Any, bool]] = [

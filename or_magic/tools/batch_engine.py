@@ -218,10 +218,19 @@ def to_tool_result(
                     details={"reason": e.get("type")},
                     suggestions=["Submit the unfinished items again"],
                 )
-            status = e.get("code") if isinstance(e.get("code"), int) else None
-            status = status or (response or {}).get("status_code") or 502
-            body = {"error": {"code": status, "message": e.get("message"), "metadata": e}}
-            raise classify_upstream(int(status), body, {}, context=tool)
+            # a per-request error carries the canonical ``error_type`` (no HTTP status): classify
+            # it like the same error from an interactive call
+            etype = e.get("error_type") or e.get("type")
+            status = (response or {}).get("status_code")
+            body = {
+                "error": {
+                    "message": e.get("message"),
+                    "error_type": etype,
+                    "metadata": {"error_type": etype},
+                }
+            }
+            http = status if isinstance(status, int) and status >= 400 else None
+            raise classify_upstream(http, body, {}, context=tool)
         data = response.get("body")
         if not isinstance(data, dict):
             raise ToolError(ErrorCode.UPSTREAM_HTTP, f"{tool}: unexpected result shape")
