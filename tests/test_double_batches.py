@@ -168,3 +168,20 @@ def test_other_keys_cannot_see_a_batch(double):
     other = {"Authorization": f"Bearer {REVOCABLE_KEY}"}
     assert httpx.get(f"{double.base_url}/batches/{bid}", headers=other).status_code == 404
     assert httpx.get(f"{double.base_url}/batches", headers=other).json()["data"] == []
+
+
+def test_a_bad_embedding_request_fails_alone(sdk):
+    b = sdk.batch.create_batches(
+        endpoint="/v1/embeddings",
+        model="openai/text-embedding-3-small",
+        requests=[
+            {"custom_id": "ok", "body": {"input": "fine"}},
+            {"custom_id": "bad", "body": {"input": []}},
+        ],
+    )
+    for _ in range(2):
+        done = sdk.batch.get_batches(id=b.id)
+    by_id = {r.custom_id: r for r in done.results}
+    assert by_id["ok"].error is None and by_id["bad"].response is None
+    assert by_id["bad"].error.error_type == "invalid_request"
+    assert done.request_counts.failed == 1

@@ -341,7 +341,10 @@ class BatchAPI:
         body = {**item["body"]}
         body.setdefault("model", batch.model)
         if batch.endpoint == "/v1/embeddings":
-            return _ok_result(batch, pos, self._embed(body))
+            answer = self._embed(body)
+            if isinstance(answer, str):
+                return _error_result(batch, pos, answer, "invalid_request")
+            return _ok_result(batch, pos, answer)
         body.pop("stream", None)
         try:
             resp = await self.app.chat(self._sub_request(batch, body))
@@ -380,12 +383,12 @@ class BatchAPI:
             record,
         )
 
-    def _embed(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _embed(self, body: dict[str, Any]) -> dict[str, Any] | str:
+        """An embeddings answer for one request body, or the message of its 400."""
         inp = body.get("input")
         texts = [inp] if isinstance(inp, str) else inp
         if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
-            raise_invalid = "input must be a string or a non-empty list of strings"
-            return {"__error__": raise_invalid}
+            return "input must be a string or a non-empty list of strings"
         dim = body.get("dimensions")
         dim = dim if isinstance(dim, int) and 1 <= dim <= 4096 else EMBED_DIM
         tokens = sum(max(1, len(t.split())) for t in texts)
@@ -402,8 +405,6 @@ class BatchAPI:
 
 
 def _ok_result(batch: _Batch, pos: int, body: dict[str, Any]) -> dict[str, Any]:
-    if "__error__" in body:
-        return _error_result(batch, pos, body["__error__"], "invalid_request")
     return {
         "id": f"{batch.id}_r{pos}",
         "custom_id": batch.requests[pos]["custom_id"],
