@@ -18,6 +18,8 @@ __all__ = [
     "ToolResult",
     "__version__",
     "acall_tool",
+    "batch",
+    "batches",
     "call_tool",
     "call_tool_sync",
     "list_tools",
@@ -37,6 +39,9 @@ _LAZY = {
     "call_tool_sync": ("or_magic.tools.api", "call_tool_sync"),
     "list_tools": ("or_magic.tools.api", "list_tools"),
     "map": ("or_magic.batch", "map_tool"),
+    # ``or_magic.batch`` is the batch module, made callable: ``or_magic.batch("orb_…")`` reattaches.
+    "batch": ("or_magic.batch", "_module"),
+    "batches": ("or_magic.batch_handle", "batches"),
     "set_api_key": ("or_magic.config", "set_api_key"),
     "Dashboard": ("or_magic.widgets.dashboard", "Dashboard"),
 }

@@ -14,7 +14,9 @@ Notebook objects (PIL images, arrays, figures, bytes) become data URLs for the a
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
+import types
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +67,7 @@ class BatchResult:
     items: list[BatchItem] = field(default_factory=list)
     elapsed_s: float = 0.0
     fmt: str = "markdown"
+    labels: list[Any] | None = None  # the pandas index of the input, when it had one
 
     # -- sequence of ToolResults
     def __len__(self) -> int:
@@ -144,9 +147,9 @@ class BatchResult:
         return rows
 
     def to_pandas(self) -> Any:
-        import pandas as pd
-
-        return pd.DataFrame.from_records(self.to_records())
+        """One row per input, indexed like the input Series/DataFrame (else 0..n-1); the keys of
+        structured answers (``--schema`` / ``response_format``) become columns of their own."""
+        return results_frame(self.to_records(), [i.result.data for i in self.items], self.labels)
 
     # -- display
     def summary(self) -> str:
@@ -196,6 +199,42 @@ class BatchResult:
         return f"BatchResult({self.summary()})"
 
 
+def results_frame(
+    records: list[dict[str, Any]], datas: list[dict[str, Any] | None], labels: list[Any] | None
+) -> Any:
+    """Records → DataFrame aligned to ``labels``; dict answers expand into columns (a key that
+    clashes with a result column is prefixed ``data.``)."""
+    import pandas as pd
+
+    frame = pd.DataFrame.from_records(records)
+    if labels is not None and len(labels) == len(frame):
+        frame.index = pd.Index(labels)
+    keys: list[str] = []
+    for d in datas:
+        for k in d or {}:
+            if k not in keys:
+                keys.append(k)
+    for k in keys:
+        col = f"data.{k}" if k in frame.columns else k
+        frame[col] = [(d or {}).get(k) if d else None for d in datas]
+    return frame
+
+
+def as_items(items: Any) -> tuple[list[Any], list[Any] | None]:
+    """Inputs and their labels: a pandas Series keeps its index (values are the items), a
+    DataFrame gives one dict of arguments per row; anything else is just listed. pandas is
+    only imported when it is already loaded (so it stays optional)."""
+
+    if "pandas" in sys.modules:
+        import pandas as pd
+
+        if isinstance(items, pd.Series):
+            return items.tolist(), items.index.tolist()
+        if isinstance(items, pd.DataFrame):
+            return items.to_dict(orient="records"), items.index.tolist()
+    return list(items), None
+
+
 def _short(v: Any, n: int = 60) -> str:
     if isinstance(v, Mapping):
         s = ", ".join(f"{k}={_short(x, 20)}" for k, x in v.items())
@@ -224,7 +263,7 @@ def build_args(tool: str, item: Any, common: Mapping[str, Any]) -> dict[str, Any
 
 
 class _Progress:
-    def __init__(self, tool: str, total: int, enabled: bool) -> None:
+    def __init__(self, tool: str, total: int, enabled: bool, title: str | None = None) -> None:
         self.total = total
         self.done = 0
         self.failed = 0
@@ -249,7 +288,7 @@ class _Progress:
                     if kind == "terminal"
                     else "handle"
                 )
-            self.panel = Panel(mode=mode, title=f"{tool} ×{total}")
+            self.panel = Panel(mode=mode, title=title or f"{tool} ×{total}")
             self.panel.start()
         except Exception:  # progress must never break the batch
             self.panel = None
@@ -311,7 +350,7 @@ async def amap_tool(
     """Async ``map_tool``: await it inside a running loop (e.g. a notebook cell)."""
     from .tools import call_tool
 
-    inputs = list(items)
+    inputs, labels = as_items(items)
     started = time.monotonic()
     out: list[BatchItem | None] = [None] * len(inputs)
     sem = asyncio.Semaphore(max(1, int(concurrency)))
@@ -366,6 +405,7 @@ async def amap_tool(
         tool=tool,
         items=[x for x in out if x is not None],
         elapsed_s=time.monotonic() - started,
+        labels=labels,
     )
     prog.close(batch.summary())
     return batch
@@ -375,20 +415,36 @@ def map_tool(
     tool: str,
     items: Iterable[Any],
     *,
+    engine: str = "interactive",
     concurrency: int = 8,
     progress: bool = True,
     retries: int = 3,
     max_retry_wait: float = 120.0,
+    batch_size: int | None = None,
+    labels: list[Any] | None = None,
     **common_args: Any,
-) -> BatchResult:
-    """Run ``tool`` once per item (blocking), e.g.
+) -> Any:
+    """Run ``tool`` once per item, e.g.
     ``or_magic.map("analyze_image", paths, question="What is this?", concurrency=8)``.
 
-    Never raises for a failed item: look at ``.failed`` (or call ``.raise_for_errors()``).
+    ``items`` may be a list, a pandas Series (results keep its index) or a DataFrame (one dict
+    of arguments per row). ``engine="interactive"`` (default) calls now and blocks, returning a
+    ``BatchResult``; ``engine="batch"`` submits OpenRouter Batch API jobs and returns a
+    ``BatchHandle`` at once (``.wait()``, ``await``, ``.cancel()``, ``.results()``) that survives
+    kernel restarts. ``labels`` replaces the index results are aligned to. Never raises for a
+    failed item: look at ``.failed`` / the per-item codes.
     """
     from .tools import run_sync
 
-    return run_sync(
+    if engine == "batch":
+        return run_sync(
+            amap_batch(
+                tool, items, progress=progress, batch_size=batch_size, labels=labels, **common_args
+            )
+        )
+    if engine != "interactive":
+        raise ValueError("engine must be 'interactive' or 'batch'")
+    result = run_sync(
         amap_tool(
             tool,
             items,
@@ -399,3 +455,60 @@ def map_tool(
             **common_args,
         )
     )
+    if labels is not None:
+        result.labels = list(labels)
+    return result
+
+
+async def amap_batch(
+    tool: str,
+    items: Iterable[Any],
+    *,
+    progress: bool = True,
+    batch_size: int | None = None,
+    max_bytes: int | None = None,
+    labels: list[Any] | None = None,
+    **common_args: Any,
+) -> Any:
+    """Submit ``tool`` over ``items`` as Batch API jobs; returns a ``BatchHandle`` (not waited).
+
+    ``labels`` overrides the index the results are aligned to (default: the Series' index)."""
+    from .batch_handle import submit
+    from .errors import ErrorCode, ToolError
+
+    inputs, found = as_items(items)
+    labels = labels if labels is not None else found
+    arg_list: list[Any] = []
+    for i, item in enumerate(inputs):
+        try:
+            arg_list.append(build_args(tool, item, common_args))
+        except Exception as exc:
+            code = exc.code if isinstance(exc, ToolError) else ErrorCode.INVALID_INPUT
+            msg = exc.message if isinstance(exc, ToolError) else f"{type(exc).__name__}: {exc}"
+            arg_list.append(ToolResult.from_error(tool, ToolError(code, f"item {i}: {msg}")))
+    prog = _Progress(tool, len(inputs), progress, title=f"{tool} ×{len(inputs)} · submitting")
+    try:
+        return await submit(
+            tool,
+            arg_list,
+            labels=labels,
+            previews=[_short(x, 80) for x in inputs],
+            batch_size=batch_size,
+            max_bytes=max_bytes,
+        )
+    finally:
+        prog.close("submitted")
+
+
+class _CallableModule(types.ModuleType):
+    """``or_magic.batch`` is this module *and* the reattach call ``or_magic.batch("orb_…")``
+    (a package attribute cannot be both a submodule and a function otherwise)."""
+
+    def __call__(self, batch_id: str) -> Any:
+        from .batch_handle import batch
+
+        return batch(batch_id)
+
+
+sys.modules[__name__].__class__ = _CallableModule
+_module = sys.modules[__name__]  # what ``or_magic.batch`` resolves to (see or_magic/__init__.py)

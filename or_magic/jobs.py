@@ -44,6 +44,43 @@ CREATE TABLE IF NOT EXISTS jobs (
     owner_pid INTEGER
 );
 CREATE INDEX IF NOT EXISTS jobs_kind_created ON jobs(kind, created_at);
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY,
+    tool TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    model TEXT,
+    backend TEXT NOT NULL,
+    status TEXT NOT NULL,
+    total INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    counts TEXT,
+    params TEXT,
+    error TEXT,
+    owner_pid INTEGER
+);
+CREATE INDEX IF NOT EXISTS batches_created ON batches(created_at);
+CREATE TABLE IF NOT EXISTS batch_chunks (
+    upstream_id TEXT PRIMARY KEY,
+    batch_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    first_index INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS batch_chunks_batch ON batch_chunks(batch_id, seq);
+CREATE TABLE IF NOT EXISTS batch_items (
+    batch_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    custom_id TEXT NOT NULL,
+    upstream_id TEXT,
+    label TEXT,
+    preview TEXT,
+    ok INTEGER,
+    result TEXT,
+    PRIMARY KEY (batch_id, idx)
+);
 """
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "expired", "interrupted"})
@@ -234,6 +271,169 @@ class JobStore:
             self.update(job.id, status="interrupted", error=err)
             job.status, job.error = "interrupted", err
         return job
+
+    # ---- Batch API batches (tables ``batches``, ``batch_chunks``, ``batch_items``) -------------
+    # One row per ``or_magic.map(..., engine="batch")`` call; its items are split into upstream
+    # batches (chunks). Each item keeps its ``custom_id``, the upstream batch it went to, its
+    # pandas index label and, once collected, its result, so any process can reattach.
+
+    def create_batch(
+        self,
+        *,
+        id: str,
+        tool: str,
+        endpoint: str,
+        model: str | None,
+        backend: str,
+        items: list[tuple[int, str, str | None, str | None]],
+        params: dict[str, Any] | None = None,
+        status: str = "submitting",
+    ) -> None:
+        """Register a batch and its items ``(index, custom_id, label_json, preview)`` at once."""
+        now = time.time()
+        with self._conn() as c:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.execute(
+                    "INSERT INTO batches (id, tool, endpoint, model, backend, status, total,"
+                    " created_at, updated_at, counts, params, owner_pid)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        id,
+                        tool,
+                        endpoint,
+                        model,
+                        backend,
+                        status,
+                        len(items),
+                        now,
+                        now,
+                        "{}",
+                        json.dumps(params or {}, default=str),
+                        os.getpid(),
+                    ),
+                )
+                c.executemany(
+                    "INSERT INTO batch_items (batch_id, idx, custom_id, label, preview)"
+                    " VALUES (?,?,?,?,?)",
+                    [(id, i, cid, label, preview) for i, cid, label, preview in items],
+                )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    def add_batch_chunk(
+        self, batch_id: str, upstream_id: str, seq: int, indices: list[int], status: str
+    ) -> None:
+        """Record one submitted upstream batch and the items (by index) it carries."""
+        now = time.time()
+        with self._conn() as c:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.execute(
+                    "INSERT OR REPLACE INTO batch_chunks (upstream_id, batch_id, seq, first_index,"
+                    " count, status, updated_at) VALUES (?,?,?,?,?,?,?)",
+                    (upstream_id, batch_id, seq, indices[0], len(indices), status, now),
+                )
+                c.executemany(
+                    "UPDATE batch_items SET upstream_id = ? WHERE batch_id = ? AND idx = ?",
+                    [(upstream_id, batch_id, i) for i in indices],
+                )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    def update_batch(self, id: str, **fields: Any) -> None:
+        allowed = {"status", "counts", "error", "params", "model"}
+        bad = set(fields) - allowed
+        if bad:
+            raise ValueError(f"unknown batch fields: {sorted(bad)}")
+        cols, vals = [], []
+        for k, v in fields.items():
+            cols.append(f"{k} = ?")
+            vals.append(json.dumps(v, default=str) if k in ("counts", "error", "params") else v)
+        cols.append("updated_at = ?")
+        vals += [time.time(), id]
+        with self._conn() as c:
+            c.execute(f"UPDATE batches SET {', '.join(cols)} WHERE id = ?", vals)
+
+    def update_batch_chunk(self, upstream_id: str, status: str) -> None:
+        with self._conn() as c:
+            c.execute(
+                "UPDATE batch_chunks SET status = ?, updated_at = ? WHERE upstream_id = ?",
+                (status, time.time(), upstream_id),
+            )
+
+    def save_batch_results(self, batch_id: str, results: list[tuple[int, bool, str]]) -> None:
+        """Store collected per-item results ``(index, ok, result_json)`` in one transaction."""
+        with self._conn() as c:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.executemany(
+                    "UPDATE batch_items SET ok = ?, result = ? WHERE batch_id = ? AND idx = ?",
+                    [(int(ok), r, batch_id, i) for i, ok, r in results],
+                )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    def get_batch(self, id: str) -> dict[str, Any] | None:
+        with self._conn() as c:
+            row = c.execute("SELECT * FROM batches WHERE id = ?", (id,)).fetchone()
+            if row is None:
+                row = c.execute(
+                    "SELECT b.* FROM batches b JOIN batch_chunks k ON k.batch_id = b.id"
+                    " WHERE k.upstream_id = ?",
+                    (id,),
+                ).fetchone()
+        return _batch_row(row) if row is not None else None
+
+    def list_batches(self, *, limit: int = 50) -> list[dict[str, Any]]:
+        with self._conn() as c:
+            rows = c.execute(
+                "SELECT * FROM batches ORDER BY created_at DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [_batch_row(r) for r in rows]
+
+    def batch_chunks(self, batch_id: str) -> list[dict[str, Any]]:
+        with self._conn() as c:
+            rows = c.execute(
+                "SELECT * FROM batch_chunks WHERE batch_id = ? ORDER BY seq", (batch_id,)
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def batch_item_counts(self, batch_id: str) -> dict[str, int]:
+        """Items by state: ``pending`` (not submitted), ``in_progress``, ``completed``, ``failed``."""
+        with self._conn() as c:
+            rows = c.execute(
+                "SELECT upstream_id IS NULL AS unsent, ok, COUNT(*) FROM batch_items"
+                " WHERE batch_id = ? GROUP BY 1, 2",
+                (batch_id,),
+            ).fetchall()
+        out = {"pending": 0, "in_progress": 0, "completed": 0, "failed": 0}
+        for unsent, ok, n in rows:
+            if ok is None:
+                out["pending" if unsent else "in_progress"] += n
+            else:
+                out["completed" if ok else "failed"] += n
+        return out
+
+    def batch_items(self, batch_id: str, *, with_results: bool = True) -> list[sqlite3.Row]:
+        cols = "idx, custom_id, upstream_id, label, preview" + (", result" if with_results else "")
+        with self._conn() as c:
+            return c.execute(
+                f"SELECT {cols} FROM batch_items WHERE batch_id = ? ORDER BY idx", (batch_id,)
+            ).fetchall()
+
+
+def _batch_row(row: sqlite3.Row) -> dict[str, Any]:
+    d = dict(row)
+    for col in ("counts", "params", "error"):
+        d[col] = json.loads(d[col]) if d.get(col) else ({} if col != "error" else None)
+    return d
 
 
 _stores: dict[Path, JobStore] = {}

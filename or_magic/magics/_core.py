@@ -128,6 +128,11 @@ class OpenRouterMagics(Magics):
         config=True
     )
     aliases = Dict({}, help="Model aliases, e.g. {'fast': 'openai/gpt-4o-mini'}").tag(config=True)
+    engine = Enum(
+        ["interactive", "batch"],
+        "interactive",
+        help="How --each runs: calls now, or OpenRouter Batch API jobs (like --batch)",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -748,14 +753,9 @@ class OpenRouterMagics(Magics):
             raise UsageError(f"--each {var}: is not iterable") from None
 
     def _run_batch(self, tool: str, items: list[Any], opts: Any, fmt: str) -> Any:
-        from ..batch import map_tool
+        from ._batches import run_each
 
-        batch = map_tool(tool, items, concurrency=max(1, opts.concurrency), progress=self._rich())
-        batch.fmt = fmt
-        self._store(opts.out, batch)
-        if not opts.quiet:
-            show_bundles([batch.bundle()], rich=self._rich())
-        return None
+        return run_each(self, tool, items, opts, fmt)
 
     def _each_chat(self, opts: Any, cell: str) -> Any:
         items = self._each_items(opts.each)
@@ -922,7 +922,11 @@ class OpenRouterMagics(Magics):
         return job
 
     def _line_wait(self, words: list[str]) -> Any:
+        from ._batches import is_batch_id, line_wait
+
         opts = P.parse(P.wait_parser(), words)
+        if is_batch_id(opts.job_id):
+            return line_wait(self, opts.job_id, out=opts.out, timeout=opts.timeout)
         job = self._find_job(opts.job_id)
         result = job.wait(timeout=opts.timeout)
         self._store(opts.out, result)
@@ -930,7 +934,16 @@ class OpenRouterMagics(Magics):
             show_bundles(result.bundles(), rich=self._rich())
         return None
 
+    def _line_batches(self, words: list[str]) -> Any:
+        from ._batches import line_batches
+
+        return line_batches(self, words)
+
     def _line_cancel(self, words: list[str]) -> Any:
+        from ._batches import is_batch_id, line_cancel
+
+        if words and is_batch_id(words[0]):
+            return line_cancel(words[0])
         job = self._find_job(words[0] if words else None)
         print(f"Cancelling {job.id}." if job.cancel() else f"Job {job.id} already {job.status}.")
 

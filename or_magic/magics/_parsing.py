@@ -40,6 +40,7 @@ LINE_COMMANDS = (
     "health",
     "usage",
     "jobs",
+    "batches",
     "wait",
     "cancel",
     "status",
@@ -121,6 +122,15 @@ def _common_out(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _batch_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--batch",
+        action="store_true",
+        help="with --each: run as OpenRouter Batch API jobs (survive restarts; may take hours)",
+    )
+    p.add_argument("--batch-size", type=int, default=None, help="requests per upstream batch")
+
+
 def _fmt(p: argparse.ArgumentParser, default: str | None = None) -> None:
     p.add_argument(
         "-f", "--format", choices=FORMATS, default=default, help="how to show the answer"
@@ -146,6 +156,7 @@ def chat_parser() -> _Parser:
     p.add_argument("--background", action="store_true", help="return a Job at once")
     p.add_argument("--each", metavar="VAR", help="run once per item of VAR ({{item}} in the cell)")
     p.add_argument("--concurrency", type=int, default=8)
+    _batch_flags(p)
     _common_out(p)
     return p
 
@@ -163,6 +174,7 @@ def analyze_parser() -> _Parser:
     p.add_argument("--background", action="store_true")
     p.add_argument("--each", metavar="VAR", help="analyze every item of VAR separately (batch)")
     p.add_argument("--concurrency", type=int, default=8)
+    _batch_flags(p)
     _common_out(p)
     return p
 

@@ -148,6 +148,9 @@ class DoubleApp:
         self.config = config or DoubleConfig()
         self.lock = threading.Lock()
         self._ids = itertools.count(1)
+        from ._batches import BatchAPI
+
+        self.batch_api = BatchAPI(self)
         self.reset()
         self._routes: list[tuple[str, re.Pattern[str], Any, bool]] = [
             ("POST", re.compile(r"/chat/completions"), self.chat, True),
@@ -178,6 +181,7 @@ class DoubleApp:
             ("POST", re.compile(r"/videos"), self.video_submit, True),
             ("GET", re.compile(r"/videos/(?P<id>[^/]+)/content"), self.video_content, True),
             ("GET", re.compile(r"/videos/(?P<id>[^/]+)"), self.video_poll, True),
+            *self.batch_api.routes(),
         ]
 
     # ---- state -------------------------------------------------------------------------------
@@ -192,6 +196,7 @@ class DoubleApp:
             self.revoked: set[str] = set()
             self.key_usage: dict[str, float] = {}
             self.key_overrides: dict[str, dict[str, Any]] = {}
+        self.batch_api.reset()
 
     def take_fault(
         self, method: str, path: str, model: str | None, *, model_only: bool

@@ -268,3 +268,50 @@ def _int_or_none(value: str | None) -> int | None:
         return int(str(value).strip())
     except ValueError:
         return None
+
+
+# ---- the Batch API (``/batches``) -------------------------------------------------------------
+# Whole-request faults on ``/batches`` use ``Fault`` above (``Fault(path="/batches", method="POST",
+# status=503)``, ``malformed=True``, ...). What a *submitted* batch then does is scripted here.
+
+BATCH_STATUSES = (
+    "validating",
+    "in_progress",
+    "finalizing",
+    "completed",
+    "failed",
+    "expired",
+    "cancelling",
+    "cancelled",
+)
+BATCH_TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
+
+
+@dataclass
+class BatchScript:
+    """How the next submitted batch behaves (one script per ``POST /batches``, in order).
+
+    ``statuses`` is the status shown on successive polls (the last one sticks); the share of
+    requests finished grows with each ``in_progress`` poll. ``fail_custom_ids`` / ``fail_every``
+    make single requests fail with ``fail_status`` while the batch completes (partial failure);
+    ``error`` is the batch-level ``error.message`` of a ``failed`` batch.
+    """
+
+    statuses: list[str] = field(default_factory=lambda: ["validating", "in_progress", "completed"])
+    fail_custom_ids: frozenset[str] = frozenset()
+    fail_every: int | None = None
+    fail_status: int = 502
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        bad = [s for s in self.statuses if s not in BATCH_STATUSES]
+        if bad or not self.statuses:
+            raise ValueError(f"unknown batch statuses {bad}; use {BATCH_STATUSES}")
+        if self.fail_every is not None and self.fail_every < 1:
+            raise ValueError("fail_every must be >= 1")
+        self.fail_custom_ids = frozenset(self.fail_custom_ids)
+
+    def item_fails(self, position: int, custom_id: str) -> bool:
+        if custom_id in self.fail_custom_ids:
+            return True
+        return self.fail_every is not None and (position + 1) % self.fail_every == 0

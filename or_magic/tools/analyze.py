@@ -462,6 +462,13 @@ async def _complete(
         stream=ctx.on_text is not None,
         context=tool,
     )
+    return finish_analysis(c, tool, model, s, inputs=loaded.inputs)
+
+
+def finish_analysis(
+    c: Any, tool: str, model: str, s: Settings, *, inputs: list[dict[str, Any]] | None
+) -> ToolResult:
+    """An analysis answer → ``ToolResult`` (shared with the Batch API engine's results)."""
     check_answer(c, label=tool)
     meta = completion_meta(c, want_reasoning=False)
     meta.setdefault("model", model)
@@ -469,7 +476,8 @@ async def _complete(
     if c.refusal and not c.text.strip():
         meta["refusal"] = True
     meta["content_is_untrusted"] = True
-    meta["inputs"] = loaded.inputs
+    if inputs is not None:
+        meta["inputs"] = inputs
     text = cap_text(text, s, meta)
     return ToolResult(tool=tool, text=text, meta=meta)
 

@@ -1,0 +1,180 @@
+"""Batch benchmark (issue 14): N chat items through both engines of ``or_magic.map``.
+
+    python tests/bench/bench_batch.py [--n 10000] [--concurrency 8]
+
+* The OpenRouter double runs in a subprocess (``python -m or_magic.testing --port 0``), so its
+  work (answering every request, running the batches) is not counted as ours.
+* Each engine runs in a fresh child process (same imports, one warm-up call, its own state dir):
+  **interactive** = ``map(..., engine="interactive")`` (concurrent ``/chat/completions`` calls);
+  **batch** = ``map(..., engine="batch")`` + ``wait()`` + ``results()`` (``POST /batches`` in
+  chunks of 1,000, polls, results collected into the SQLite registry).
+* Per engine: peak RSS growth over the run (psutil sampled every 5 ms), client CPU
+  (user+system of the child only) per item, wall time. Targets for the batch engine: RSS growth
+  ≤ 200 MiB and ≤ 1 ms CPU per item. Prints figures and batch/interactive ratios; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MiB = 1 << 20
+
+
+class PeakRSS:
+    """Samples this process's RSS in a thread; ``peak - start`` is the growth."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        import psutil
+
+        self.proc = psutil.Process()
+        self.interval = interval
+        self.start = self.peak = self.proc.memory_info().rss
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakRSS:
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._t.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def child(engine: str, n: int, concurrency: int) -> dict:
+    import or_magic
+
+    or_magic.call_tool_sync("chat_completion", prompt="warm up", max_tokens=8)
+    warm = or_magic.map("chat_completion", ["warm"], engine=engine, progress=False, max_tokens=8)
+    if engine == "batch":
+        warm.wait(poll_s=0.2, progress=False)
+    items = [f"Label review #{i}: the product was fine" for i in range(n)]
+    t0, c0 = time.perf_counter(), _cpu()
+    with PeakRSS() as rss:
+        if engine == "batch":
+            h = or_magic.map("chat_completion", items, engine="batch", progress=False, max_tokens=8)
+            submitted = time.perf_counter() - t0
+            h.wait(poll_s=0.2, progress=False)
+            results = h.results()
+        else:
+            submitted = 0.0
+            results = or_magic.map(
+                "chat_completion", items, concurrency=concurrency, progress=False, max_tokens=8
+            ).results
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    ok = sum(1 for r in results if r.ok)
+    return {
+        "engine": engine,
+        "n": n,
+        "ok": ok,
+        "wall_s": wall,
+        "submit_s": submitted,
+        "cpu_s": cpu,
+        "cpu_ms_per_item": 1000 * cpu / n,
+        "rss_growth_mib": (rss.peak - rss.start) / MiB,
+    }
+
+
+def start_double() -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "or_magic.testing", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "serving at" not in line:
+        proc.kill()
+        raise SystemExit(f"the double did not start: {line!r}")
+    return proc, line.split("serving at", 1)[1].split()[0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--child", choices=("interactive", "batch"))
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.n, args.concurrency)))
+        return
+    proc, base_url = start_double()
+    try:
+        figures = {}
+        for engine in ("interactive", "batch"):
+            with tempfile.TemporaryDirectory() as state:
+                env = {
+                    **os.environ,
+                    "OPENROUTER_BASE_URL": base_url,
+                    "OPENROUTER_API_KEY": "sk-or-v1-" + "bench",
+                    "OR_MAGIC_STATE_DIR": state,
+                    "OPENROUTER_LOG_LEVEL": "error",
+                    "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+                }
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        engine,
+                        "--n",
+                        str(args.n),
+                        "--concurrency",
+                        str(args.concurrency),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    check=False,
+                )
+                if out.returncode != 0:
+                    raise SystemExit(out.stderr[-3000:])
+                figures[engine] = json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    for f in figures.values():
+        print(
+            f"{f['engine']:>11}: {f['ok']}/{f['n']} ok · wall {f['wall_s']:.1f} s"
+            f" (submit {f['submit_s']:.1f} s) · CPU {f['cpu_s']:.1f} s ="
+            f" {f['cpu_ms_per_item']:.3f} ms/item · peak RSS growth {f['rss_growth_mib']:.1f} MiB"
+        )
+    i, b = figures["interactive"], figures["batch"]
+    print(
+        "batch/interactive ratios: wall {:.2f}× · CPU/item {:.2f}× · RSS growth {:.2f}×".format(
+            b["wall_s"] / i["wall_s"],
+            b["cpu_ms_per_item"] / i["cpu_ms_per_item"],
+            b["rss_growth_mib"] / max(i["rss_growth_mib"], 0.1),
+        )
+    )
+    print(
+        f"targets (batch): RSS growth ≤ 200 MiB → {b['rss_growth_mib']:.1f} MiB; "
+        f"CPU ≤ 1 ms/item → {b['cpu_ms_per_item']:.3f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
