@@ -6,9 +6,10 @@ fields, the usage chunk with ``choices: []``, ``[DONE]``, and error chunks mid-s
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
+
+from .reading import parse_json
 
 
 class SSEDecoder:
@@ -70,21 +71,26 @@ class SSEDecoder:
         return None  # event:, id:, retry: are not used by OpenRouter
 
 
-async def iter_sse_json(chunks: AsyncIterator[str]) -> AsyncIterator[dict[str, Any] | str]:
-    """Yield parsed JSON events; the literal string ``"[DONE]"`` ends the stream."""
+async def iter_sse_json(
+    chunks: AsyncIterator[str], context: str = ""
+) -> AsyncIterator[dict[str, Any] | str]:
+    """Yield parsed JSON events; the literal string ``"[DONE]"`` ends the stream.
+
+    A hostile, too deeply nested event raises ``ToolError(UPSTREAM_HTTP)``.
+    """
     dec = SSEDecoder()
     async for chunk in chunks:
         for data in dec.feed(chunk):
-            yield _parse(data)
+            yield _parse(data, context)
     for data in dec.flush():
-        yield _parse(data)
+        yield _parse(data, context)
 
 
-def _parse(data: str) -> dict[str, Any] | str:
+def _parse(data: str, context: str = "") -> dict[str, Any] | str:
     if data.strip() == "[DONE]":
         return "[DONE]"
     try:
-        obj = json.loads(data)
+        obj = parse_json(data, context)
     except ValueError:
         return {"__malformed__": data[:200]}
     return obj if isinstance(obj, dict) else {"__malformed__": data[:200]}

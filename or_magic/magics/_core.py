@@ -1010,8 +1010,14 @@ class OpenRouterMagics(Magics):
         if not key:
             print("No key entered; nothing changed.")
             return None
-        set_api_key(key)
-        del key
+        from ..errors import ConfigError
+
+        try:
+            set_api_key(key, source="%openrouter key")
+        except ConfigError as exc:  # a malformed key: a coded cell error, never INTERNAL
+            raise _cell_error(exc) from None
+        finally:
+            del key
         print("Key set for this kernel (not saved anywhere). Check it with %openrouter health.")
 
     def _line_config(self, words: list[str]) -> Any:

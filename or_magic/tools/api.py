@@ -18,7 +18,7 @@ from .. import log
 from .._version import __version__
 from ..config import get_settings
 from ..errors import ConfigError, ErrorCode, ToolError
-from ..redact import redact
+from ..redact import known_secrets, redact, scrub_value
 from ..result import ToolResult
 from .base import MediaCallback, ProgressCallback, TextCallback, ToolContext, ToolSpec
 from .registry import all_tools, get_tool
@@ -94,6 +94,7 @@ async def call_tool(
         return ToolResult.from_error(name, exc)
     offline = settings.offline
     handles: list[str] = []
+    ctx: ToolContext | None = None
     try:
         args = _objects_to_handles(args, handles)
         parsed = _validate(spec, args)
@@ -130,13 +131,15 @@ async def call_tool(
 
             for h in handles:
                 release(h)
+    if ctx is not None:
+        await ctx.flush_text()  # the tail the stream scrubber held back (a possible key prefix)
     result.tool = name
     result.meta.setdefault("latency_ms", round((time.monotonic() - started) * 1000, 1))
     if offline:
         result.meta["offline"] = True
     if not result.is_error:
         result.meta.setdefault("server_version", __version__)
-    _finish(result)
+    _finish(result, known_secrets(settings.secrets()))
     return result
 
 
@@ -204,8 +207,15 @@ def _validate(spec: ToolSpec, args: dict[str, Any]) -> Any:
         ) from None
 
 
-def _finish(result: ToolResult) -> None:
-    """Redact what can be shown; record usage for the session totals."""
+def _finish(result: ToolResult, secrets: list[str]) -> None:
+    """Redact what can be shown; record usage for the session totals.
+
+    The configured secrets (and their ``Bearer`` form) are removed from every part of every
+    result, successful ones included: an upstream answer may echo the key (prompt injection, a
+    proxy reflecting ``Authorization``). This is the one boundary every front-end's output
+    (magic cells, saved notebooks, MCP results, widgets) passes through.
+    """
+    scrub_result(result, secrets)
     if result.is_error:
         result.text = redact(result.text, limit=4000)
         if result.suggestions:
@@ -217,6 +227,21 @@ def _finish(result: ToolResult) -> None:
             record_result(result)
         except Exception:  # usage accounting must never break a result
             pass
+
+
+def scrub_result(result: ToolResult, secrets: list[str]) -> None:
+    """Remove ``secrets`` from the text, data, meta, details, suggestions and media metadata."""
+    if not secrets:
+        return
+    result.text = scrub_value(result.text, secrets)  # type: ignore[assignment]
+    result.data = scrub_value(result.data, secrets)  # type: ignore[assignment]
+    result.meta = scrub_value(result.meta, secrets)  # type: ignore[assignment]
+    result.details = scrub_value(result.details, secrets)  # type: ignore[assignment]
+    result.suggestions = scrub_value(result.suggestions, secrets)  # type: ignore[assignment]
+    for item in result.media:
+        item.meta = scrub_value(item.meta, secrets)  # type: ignore[assignment]
+        if item.name is not None:
+            item.name = scrub_value(item.name, secrets)  # type: ignore[assignment]
 
 
 # ---- sync bridge --------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..client.http import OpenRouterClient
     from ..jobs import JobStore
+    from ..redact import StreamScrubber
 
 Handler = Callable[[Any, "ToolContext"], Awaitable[ToolResult]]
 ProgressCallback = Callable[[Progress], Any]
@@ -103,6 +104,7 @@ class ToolContext:
     started: float = field(default_factory=time.monotonic)
     _last_progress: float | None = None
     _client: OpenRouterClient | None = None
+    _scrubber: StreamScrubber | None = None
 
     @property
     def offline(self) -> bool:
@@ -159,8 +161,27 @@ class ToolContext:
         return event
 
     async def text(self, delta: str) -> None:
-        if delta and self.on_text is not None:
-            await _call(self.on_text, delta, "text")
+        """Stream a text delta to the front-end, with the configured secrets scrubbed.
+
+        A key split across deltas is caught: the scrubber holds back a tail that could still
+        be the start of a secret; ``flush_text`` (run by ``call_tool`` when the handler ends)
+        releases it.
+        """
+        if not delta or self.on_text is None:
+            return
+        if self._scrubber is None:
+            from ..redact import StreamScrubber, known_secrets
+
+            self._scrubber = StreamScrubber(known_secrets(self.settings.secrets()))
+        safe = self._scrubber.feed(delta)
+        if safe:
+            await _call(self.on_text, safe, "text")
+
+    async def flush_text(self) -> None:
+        if self._scrubber is not None and self.on_text is not None:
+            tail = self._scrubber.flush()
+            if tail:
+                await _call(self.on_text, tail, "text")
 
     async def media(self, item: MediaItem) -> None:
         if self.on_media is not None:
