@@ -349,7 +349,7 @@ def json_value(result: ToolResult) -> Any:
     code, _ = strip_code_fence(text)
     try:
         return json.loads(code)
-    except ValueError:
+    except (ValueError, RecursionError):  # hostile nesting is "not JSON" here
         return None
 
 

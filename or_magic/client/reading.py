@@ -60,7 +60,7 @@ async def iter_body(resp: httpx.Response, cap: int, context: str) -> AsyncIterat
     """
     decoders = _decoders(resp, context)
     declared = resp.headers.get("content-length", "").strip()
-    if declared.isdigit() and int(declared) > cap:
+    if not decoders and declared.isdigit() and int(declared) > cap:  # encoded: count decoded
         raise too_large(context, int(declared), cap)
     total = 0
     try:

@@ -483,7 +483,7 @@ class OpenRouterMagics(Magics):
                 import json
 
                 schema, name = json.loads(value), "answer"
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise UsageError(f"--schema {var}: not valid JSON") from None
         else:
             raise UsageError(

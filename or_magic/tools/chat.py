@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import secrets
 import threading
@@ -260,11 +259,13 @@ def finish_chat(
         meta["content_is_untrusted"] = True
     data = None
     if args.response_format and args.response_format.get("type") in ("json_object", "json_schema"):
+        from ..client.reading import parse_json
+
         try:
-            data = json.loads(_strip_fence(text))
+            data = parse_json(_strip_fence(text))
             if not isinstance(data, dict):
                 data = {"result": data}
-        except ValueError:
+        except (ValueError, ToolError):  # not JSON, or hostile nesting: keep the text, flag it
             meta["json_parse_error"] = True
     text = cap_text(text, ctx.settings, meta)
     return ToolResult(tool=label, text=text, data=data, meta=meta)
