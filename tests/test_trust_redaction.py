@@ -14,7 +14,6 @@ import random
 import pytest
 
 from or_magic import log
-from or_magic.redact import StreamScrubber, known_secrets, register_secret, scrub
 from or_magic.testing import Fault
 from or_magic.tools.api import call_tool
 from tests.conftest import TEST_KEY
@@ -104,6 +103,8 @@ async def test_partial_text_of_a_failed_stream_is_scrubbed(double):
 
 
 def test_stream_scrubber_any_split_equals_scrubbing_the_whole_text():
+    from or_magic.redact import StreamScrubber, known_secrets, scrub
+
     key = "sk-or-v1-" + "ab12" * 16
     secrets = known_secrets([key])
     rng = random.Random(7)
@@ -119,6 +120,8 @@ def test_stream_scrubber_any_split_equals_scrubbing_the_whole_text():
 
 
 def test_stream_scrubber_holds_back_only_a_possible_key_prefix():
+    from or_magic.redact import StreamScrubber
+
     s = StreamScrubber(["SECRETKEY"])
     assert s.feed("hello SEC") == "hello "
     assert s.feed("X") == "SECX"
@@ -162,6 +165,8 @@ def log_buffer():
 
 
 def test_log_lines_never_carry_a_registered_secret_even_json_escaped(log_buffer):
+    from or_magic.redact import register_secret
+
     tricky = 'tok"en\\with-quote-' + "x" * 20
     register_secret(tricky)
     log.audit("call", value=f"before {tricky} after", nested={"k": [tricky]})
