@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import Any
 
 _MAX_SCAN = 20_000  # cut before running regexes: no regex DoS on huge upstream bodies
 
@@ -150,3 +151,18 @@ class StreamScrubber:
                     break
                 n -= 1
         return best
+
+
+def scrub_result(result: Any, secrets: list[str]) -> None:
+    """Remove ``secrets`` from the text, data, meta, details, suggestions and media metadata."""
+    if not secrets:
+        return
+    result.text = scrub_value(result.text, secrets)
+    result.data = scrub_value(result.data, secrets)
+    result.meta = scrub_value(result.meta, secrets)
+    result.details = scrub_value(result.details, secrets)
+    result.suggestions = scrub_value(result.suggestions, secrets)
+    for item in result.media:
+        item.meta = scrub_value(item.meta, secrets)
+        if item.name is not None:
+            item.name = scrub_value(item.name, secrets)

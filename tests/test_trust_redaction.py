@@ -99,6 +99,25 @@ async def test_partial_text_of_a_failed_stream_is_scrubbed(double):
     assert TEST_KEY not in _dump(r) and TEST_KEY not in "".join(deltas)
 
 
+async def test_a_background_job_stores_no_key_on_disk(double, tmp_path):
+    from or_magic.config import get_settings
+    from or_magic.jobs import JobStore, get_job_store
+
+    double.inject(Fault(echo="echo {authorization}"))
+    start = await call_tool("start_chat_completion", {"prompt": "x", "model": MODEL})
+    assert start.ok, start.text
+    done = await call_tool(
+        "get_chat_completion_status", {"job_id": start.data["job_id"], "wait_s": 10}
+    )
+    assert done.ok and done.text == "echo [REDACTED]", done.text
+    path = get_job_store(get_settings()).path
+    job = JobStore(path).get(start.data["job_id"])
+    assert job is not None and TEST_KEY not in json.dumps(job.result)
+    for f in path.parent.rglob("*"):
+        if f.is_file():
+            assert TEST_KEY.encode() not in f.read_bytes(), f
+
+
 # ---- the stream scrubber on its own ------------------------------------------------------------
 
 

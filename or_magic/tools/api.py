@@ -18,7 +18,7 @@ from .. import log
 from .._version import __version__
 from ..config import get_settings
 from ..errors import ConfigError, ErrorCode, ToolError
-from ..redact import known_secrets, redact, scrub_value
+from ..redact import known_secrets, redact, scrub_result
 from ..result import ToolResult
 from .base import MediaCallback, ProgressCallback, TextCallback, ToolContext, ToolSpec
 from .registry import all_tools, get_tool
@@ -227,21 +227,6 @@ def _finish(result: ToolResult, secrets: list[str]) -> None:
             record_result(result)
         except Exception:  # usage accounting must never break a result
             pass
-
-
-def scrub_result(result: ToolResult, secrets: list[str]) -> None:
-    """Remove ``secrets`` from the text, data, meta, details, suggestions and media metadata."""
-    if not secrets:
-        return
-    result.text = scrub_value(result.text, secrets)  # type: ignore[assignment]
-    result.data = scrub_value(result.data, secrets)  # type: ignore[assignment]
-    result.meta = scrub_value(result.meta, secrets)  # type: ignore[assignment]
-    result.details = scrub_value(result.details, secrets)  # type: ignore[assignment]
-    result.suggestions = scrub_value(result.suggestions, secrets)  # type: ignore[assignment]
-    for item in result.media:
-        item.meta = scrub_value(item.meta, secrets)  # type: ignore[assignment]
-        if item.name is not None:
-            item.name = scrub_value(item.name, secrets)  # type: ignore[assignment]
 
 
 # ---- sync bridge --------------------------------------------------------------------------------

@@ -149,6 +149,10 @@ class ToolContext:
         if total is not None and value > total:
             total = value
         self._last_progress = value
+        if message:  # upstream status text may echo anything, the key included
+            from ..redact import known_secrets, scrub
+
+            message = scrub(message, known_secrets(self.settings.secrets()))
         event = Progress(
             progress=value,
             total=total,
@@ -185,6 +189,10 @@ class ToolContext:
 
     async def media(self, item: MediaItem) -> None:
         if self.on_media is not None:
+            from ..redact import known_secrets, scrub_value
+
+            secrets = known_secrets(self.settings.secrets())
+            item.meta = scrub_value(item.meta, secrets)  # type: ignore[assignment]
             await _call(self.on_media, item, "media")
 
 

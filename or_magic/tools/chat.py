@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from .. import log
 from ..errors import ErrorCode, ToolError
 from ..jobs import backend_label
+from ..redact import known_secrets, scrub_result, scrub_value
 from ..result import ToolResult
 from .base import Annotations, ToolContext, ToolSpec, describe
 from .common import (
@@ -360,6 +361,7 @@ async def _run_job(job_id: str, args: ChatInput, ctx: ToolContext) -> None:
             context="start_chat_completion",
         )
         result = finish_chat(c, args, ctx, label="start_chat_completion")
+        scrub_result(result, known_secrets(ctx.settings.secrets()))  # the job store is on disk
         payload = {"text": result.text, "meta": result.meta, "data": result.data}
         store.update(
             job_id,
@@ -377,6 +379,7 @@ async def _run_job(job_id: str, args: ChatInput, ctx: ToolContext) -> None:
             "retry_after_seconds": err.retry_after_seconds,
             "details": err.details,
         }
+        e = scrub_value(e, known_secrets(ctx.settings.secrets()))  # type: ignore[assignment]
         store.update(job_id, status="failed", error=e)
         record.update(status="failed", error=e)
     except asyncio.CancelledError:
