@@ -209,3 +209,32 @@ def test_log_lines_stay_valid_json_whatever_the_values(log_buffer):
         json.loads(line)  # every line complete JSON
         assert len(line) < 1_000_000
     assert json.loads(lines[0])["ctx"]["a"].startswith("é✓\U0001f600")
+
+
+def test_the_magic_key_setter_refuses_a_malformed_key_with_a_coded_error(monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    import or_magic.config as config
+    from tests.test_magics_shell import run
+
+    bad = "sk-or-v1-\u201cpasted\u201d"
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": bad)
+    monkeypatch.setattr(log, "_stream", log._stream)  # loading the extension reroutes logs
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "or_magic")
+    cap, res = run(shell, "%openrouter key")
+    shown = cap.stdout + cap.stderr + str(res.error_in_exec)
+    assert "%openrouter key" in shown and "non-ASCII" in shown, shown
+    assert "INTERNAL" not in shown and bad not in shown
+    assert config.get_settings().api_key is None
+
+
+def test_the_dashboard_key_field_refuses_a_malformed_key_visibly():
+    from or_magic.config import get_settings
+    from or_magic.widgets.dashboard import Dashboard
+
+    d = Dashboard(namespace={})
+    d.set_key("sk-or-v1-with space")
+    assert "dashboard" in d.key_status.value and "whitespace" in d.key_status.value
+    assert "with space" not in d.key_status.value
+    assert get_settings().api_key is None
