@@ -287,3 +287,38 @@ async def test_a_corrupt_reference_image_is_refused_before_the_paid_request(doub
     assert r.code == "UNSUPPORTED_FORMAT", r.text
     assert r.text.startswith("input_images[0]")
     assert double.requests == []
+
+
+# ---- the SSE decoder on hostile line lengths -----------------------------------------------------
+
+
+def test_sse_decoder_any_split_gives_the_same_events():
+    import random
+
+    from or_magic.client.sse import SSEDecoder
+
+    text = ': keep-alive\r\n\r\ndata: one\r\n\r\ndata: t\rdata: wo\n\ndata: {"x":"3"}\n\n'
+    whole = SSEDecoder()
+    expected = whole.feed(text) + whole.flush()
+    rng = random.Random(3)
+    for _ in range(300):
+        cuts = sorted(rng.sample(range(1, len(text)), rng.randint(1, 15)))
+        dec = SSEDecoder()
+        got: list[str] = []
+        for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True):
+            got += dec.feed(text[a:b])
+        assert got + dec.flush() == expected
+
+
+def test_sse_decoder_is_linear_in_a_very_long_line():
+    from or_magic.client.sse import SSEDecoder
+
+    piece = "a" * (16 << 10)
+    dec = SSEDecoder()
+    started = time.monotonic()
+    assert dec.feed("data: ") == []
+    for _ in range(2048):  # one 32 MiB line in 16 KiB pieces (quadratic took minutes)
+        assert dec.feed(piece) == []
+    (event,) = dec.feed("\n\n")
+    assert len(event) == 2048 * len(piece)
+    assert time.monotonic() - started < 10

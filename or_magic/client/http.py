@@ -514,6 +514,10 @@ def _maybe_json(content: bytes) -> Any:
         return None
 
 
+def _text(content: bytes) -> str:
+    return content[:2000].decode("utf-8", "replace")
+
+
 def _has_finish_reason(event: dict[str, Any]) -> bool:
     choices = event.get("choices")
     if not isinstance(choices, list):
@@ -531,10 +535,6 @@ def _stream_timeout(context: str, total_s: float) -> ToolError:
             "Raise OPENROUTER_REQUEST_TIMEOUT_MS, lower max_tokens, or use a faster model",
         ],
     )
-
-
-def _text(content: bytes) -> str:
-    return content[:2000].decode("utf-8", "replace")
 
 
 async def _read_capped(

@@ -17,11 +17,20 @@ class SSEDecoder:
 
     def __init__(self) -> None:
         self._buf = ""
+        self._pending: list[str] = []  # chunks without a line break, joined once one arrives
         self._data: list[str] = []
 
     def feed(self, chunk: str) -> list[str]:
-        self._buf += chunk
         out: list[str] = []
+        if "\n" not in chunk and "\r" not in chunk:
+            # A long line arrives in many pieces: appending to one string and rescanning it
+            # for every piece would be quadratic (a 100 MiB line took minutes).
+            self._pending.append(chunk)
+            return out
+        if self._pending:
+            self._buf += "".join(self._pending)
+            self._pending = []
+        self._buf += chunk
         while True:
             idx = self._find_newline()
             if idx is None:
@@ -34,6 +43,9 @@ class SSEDecoder:
 
     def flush(self) -> list[str]:
         out: list[str] = []
+        if self._pending:
+            self._buf += "".join(self._pending)
+            self._pending = []
         if self._buf:
             ev = self._line(self._buf)
             self._buf = ""
