@@ -758,7 +758,10 @@ def _parse(var: EnvVar, raw: str) -> Any:
             raise ConfigError(var.name, f"must be an http(s) URL, got {raw!r}")
         return s.rstrip("/")
     if kind == "secret":
-        return Secret(check_secret(var.name, s))
+        from .redact import register_secret
+
+        register_secret(check_secret(var.name, s))  # log lines scrub it before any client exists
+        return Secret(s)
     return s
 
 

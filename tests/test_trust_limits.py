@@ -5,6 +5,7 @@ corrupt images get specific codes (never INTERNAL).
 from __future__ import annotations
 
 import io
+import json
 import struct
 import time
 import tracemalloc
@@ -322,3 +323,26 @@ def test_sse_decoder_is_linear_in_a_very_long_line():
     (event,) = dec.feed("\n\n")
     assert len(event) == 2048 * len(piece)
     assert time.monotonic() - started < 10
+
+
+def test_the_magic_cell_footer_says_truncated(monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from or_magic import log
+    from or_magic.testing import get_offline_double
+    from tests.test_magics_shell import final_outputs, run
+
+    monkeypatch.setattr(log, "_stream", log._stream)  # loading the extension reroutes logs
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "or_magic")
+    double = get_offline_double()
+    double.reset()
+    events = [_delta(), _delta("Half an ans")]
+    double.inject(Fault(body=sse_body(events, done=False), headers=SSE_HEADERS))
+    try:
+        cap, res = run(shell, "%%openrouter --no-history\nhi")
+    finally:
+        double.reset()
+    assert res.error_in_exec is None, res.error_in_exec
+    shown = json.dumps(final_outputs(cap)) + cap.stdout
+    assert "Half an ans" in shown and "TRUNCATED" in shown, shown
