@@ -346,3 +346,14 @@ def test_the_magic_cell_footer_says_truncated(monkeypatch):
     assert res.error_in_exec is None, res.error_in_exec
     shown = json.dumps(final_outputs(cap)) + cap.stdout
     assert "Half an ans" in shown and "TRUNCATED" in shown, shown
+
+
+async def test_a_cut_audio_stream_is_marked_truncated(double):
+    import base64
+
+    pcm = base64.b64encode(b"\x00\x01" * 24_000).decode()
+    events = [{"choices": [{"delta": {"audio": {"data": pcm, "transcript": "hi"}}}]}]
+    double.inject(Fault(body=sse_body(events, done=False), headers=SSE_HEADERS))
+    r = await call_tool("generate_audio", {"prompt": "say hi"})
+    assert r.ok, r.text
+    assert r.meta["truncated"] is True
