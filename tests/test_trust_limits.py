@@ -357,3 +357,33 @@ async def test_a_cut_audio_stream_is_marked_truncated(double):
     r = await call_tool("generate_audio", {"prompt": "say hi"})
     assert r.ok, r.text
     assert r.meta["truncated"] is True
+
+
+async def test_a_deeply_nested_mcp_http_request_is_a_parse_error_not_a_crash(double):
+    import anyio
+    import httpx
+
+    import or_magic.mcp
+    from tests.test_mcp_transports import INIT
+
+    h = or_magic.mcp.serve_in_background(port=0)
+    try:
+        await h.wait_started()
+        headers = {
+            "Accept": "application/json, text/event-stream",
+            "Authorization": f"Bearer {h.token}",
+            "Content-Type": "application/json",
+        }
+        deep = b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":' + deep_json(100_000)
+        deep += b"}"
+
+        def post(content: bytes) -> httpx.Response:
+            return httpx.post(h.url, content=content, headers=headers, timeout=10)
+
+        r = await anyio.to_thread.run_sync(post, deep)
+        assert 400 <= r.status_code < 500, r.text
+        assert r.json()["error"]["code"] == -32700  # JSON-RPC parse error
+        r = await anyio.to_thread.run_sync(post, json.dumps(INIT).encode())
+        assert r.status_code == 200  # the server is still serving
+    finally:
+        await h.astop()
