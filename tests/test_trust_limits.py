@@ -288,6 +288,9 @@ async def test_a_corrupt_reference_image_is_refused_before_the_paid_request(doub
     assert r.code == "UNSUPPORTED_FORMAT", r.text
     assert r.text.startswith("input_images[0]")
     assert double.requests == []
+    r = await call_tool("generate_video_from_image", {"image": "bad.png", "prompt": "waves"})
+    assert r.code == "UNSUPPORTED_FORMAT", r.text
+    assert double.requests_to("/videos") == []
 
 
 # ---- the SSE decoder on hostile line lengths -----------------------------------------------------
