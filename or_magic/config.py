@@ -119,6 +119,14 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "cap on one retry delay (Retry-After included)",
         min=0,
     ),
+    _v(
+        "OPENROUTER_MAX_RESPONSE_BYTES",
+        "response_max_bytes",
+        "int",
+        128 * MiB,
+        "cap on one API response body (JSON or a whole stream), counted after decompression",
+        min=MiB,
+    ),
     # --- default models
     _v(
         "OPENROUTER_DEFAULT_MODEL",
@@ -557,6 +565,7 @@ class Settings:
     request_timeout_ms: int = 120_000
     max_retries: int = 2
     retry_max_delay_ms: int = 10_000
+    response_max_bytes: int = 128 * MiB
     default_model: str | None = None
     default_vision_model: str | None = None
     default_audio_model: str | None = None
@@ -822,8 +831,35 @@ def _parse(var: EnvVar, raw: str) -> Any:
             raise ConfigError(var.name, f"must be an http(s) URL, got {raw!r}")
         return s.rstrip("/")
     if kind == "secret":
+        from .redact import register_secret
+
+        register_secret(check_secret(var.name, s))  # log lines scrub it before any client exists
         return Secret(s)
     return s
+
+
+def check_secret(variable: str, value: str) -> str:
+    """``value`` if it can travel in an HTTP header; else a ``ConfigError`` naming ``variable``.
+
+    A key with non-ASCII letters (a pasted typographic dash), whitespace or control characters
+    inside would otherwise fail deep in the HTTP layer as INTERNAL. The message says where, never
+    what: the value is a secret.
+    """
+    for i, ch in enumerate(value):
+        if not 0x21 <= ord(ch) <= 0x7E:
+            what = (
+                "a non-ASCII character"
+                if ord(ch) > 0x7E
+                else "whitespace"
+                if ch.isspace()
+                else "a control character"
+            )
+            raise ConfigError(
+                variable,
+                f"contains {what} at position {i + 1} of {len(value)}; a key is printable "
+                "ASCII without spaces (re-copy it from https://openrouter.ai/settings/keys)",
+            )
+    return value
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -873,13 +909,18 @@ def get_settings() -> Settings:
         return settings
 
 
-def set_api_key(key: str | None) -> None:
-    """Use ``key`` for this process only (``%openrouter key``); ``None`` clears it."""
+def set_api_key(key: str | None, *, source: str = "set_api_key") -> None:
+    """Use ``key`` for this process only (``%openrouter key``); ``None`` clears it.
+
+    A malformed key raises ``ConfigError`` naming ``source`` (the setter the user called).
+    """
     global _KEY_OVERRIDE
     if key is not None:
         key = key.strip()
         if not key:
             key = None
+        else:
+            check_secret(source, key)
     _KEY_OVERRIDE = Secret(key) if key else None
     if key:
         from .redact import register_secret

@@ -102,6 +102,9 @@ def _tokens(meta: dict[str, Any]) -> str | None:
     return None
 
 
+TRUNCATED_NOTE = "TRUNCATED (the stream ended before the model finished; the answer is partial)"
+
+
 def footer_parts(result: ToolResult) -> list[str]:
     meta = result.meta or {}
     parts: list[str] = []
@@ -119,6 +122,8 @@ def footer_parts(result: ToolResult) -> list[str]:
     lat = format_latency(meta.get("latency_ms"))
     if lat:
         parts.append(lat)
+    if meta.get("truncated"):
+        parts.append(TRUNCATED_NOTE)
     return parts
 
 
@@ -345,7 +350,7 @@ def json_value(result: ToolResult) -> Any:
     code, _ = strip_code_fence(text)
     try:
         return json.loads(code)
-    except ValueError:
+    except (ValueError, RecursionError):  # hostile nesting is "not JSON" here
         return None
 
 

@@ -7,6 +7,7 @@ never full prompts, keys or file contents.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from typing import Any, TextIO
@@ -81,23 +82,54 @@ def _iso_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
 
 
-def _emit(level: str, msg: str, ctx: dict[str, Any] | None) -> None:
-    record: dict[str, Any] = {"ts": _iso_now(), "level": level, "msg": msg}
-    if ctx:
-        try:
-            json.dumps(ctx, default=str)
-            record["ctx"] = ctx
-        except (TypeError, ValueError):
-            record["ctx"] = {"note": "unserializable"}
+_VALUE_CHARS = 2000  # one string value in a log line, after redaction
+_ITEMS = 50  # entries kept per dict / list
+_DEPTH = 6  # nesting kept
+
+
+def _clean(value: Any, depth: int = 0) -> Any:
+    """A JSON-safe, redacted, bounded copy of ``value``.
+
+    Values are cut *before* encoding, so the encoded line is always complete JSON however long
+    or non-ASCII the values are (cutting the encoded line cut strings in half).
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if -(10**30) < value < 10**30 else "<huge int>"
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if depth >= _DEPTH:
+        return "…"
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for i, (k, v) in enumerate(value.items()):
+            if i >= _ITEMS:
+                out["…"] = f"{len(value) - _ITEMS} more"
+                break
+            out[redact(k, limit=200)] = _clean(v, depth + 1)
+        return out
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)
+        cleaned = [_clean(v, depth + 1) for v in items[:_ITEMS]]
+        if len(items) > _ITEMS:
+            cleaned.append(f"… {len(items) - _ITEMS} more")
+        return cleaned
     try:
-        line = json.dumps(record, default=str, ensure_ascii=False)
-    except (TypeError, ValueError):  # circular references and friends
-        line = json.dumps(
-            {"ts": record["ts"], "level": level, "msg": msg, "ctx": {"note": "unserializable"}}
-        )
+        text = value if isinstance(value, str) else str(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return redact(text, limit=_VALUE_CHARS)
+
+
+def _emit(level: str, msg: str, ctx: dict[str, Any] | None) -> None:
+    record: dict[str, Any] = {"ts": _iso_now(), "level": level, "msg": _clean(msg)}
+    if ctx:
+        record["ctx"] = _clean(ctx)
+    line = json.dumps(record, ensure_ascii=False, allow_nan=False, default=str)
     stream = _stream or _default_stream()
     try:
-        stream.write(redact(line) + "\n")
+        stream.write(line + "\n")
         stream.flush()
     except (OSError, ValueError):
         pass

@@ -101,7 +101,7 @@ def _parse_raw(raw: Any) -> Any:
         if s.startswith("{"):
             try:
                 return json.loads(s)
-            except ValueError:
+            except (ValueError, RecursionError):  # hostile nesting: keep the string
                 return raw
     return raw
 

@@ -26,6 +26,7 @@ from ..errors import ErrorCode, ToolError
 from ..redact import redact, register_secret
 from .body import StreamingJSON, contains_refs
 from .classify import classify_transport, classify_upstream, error_object
+from .reading import ACCEPT_ENCODING, iter_body, parse_json, read_body
 from .retry import backoff_delay, is_retryable_status, retry_after_from
 from .sse import iter_sse_json
 
@@ -246,7 +247,7 @@ class OpenRouterClient:
         for attempt in range(attempts):
             last = attempt == attempts - 1
             kwargs, body_headers = self._prepare_body(json_body)
-            req_headers = {**body_headers, **(headers or {})}
+            req_headers = {"Accept-Encoding": ACCEPT_ENCODING, **body_headers, **(headers or {})}
             try:
                 async with _deadline(deadline):
                     req = self.http.build_request(
@@ -256,7 +257,8 @@ class OpenRouterClient:
                         req.headers.pop("Authorization", None)  # never leak the key off-origin
                     resp = await self.http.send(req, stream=True)
                     try:
-                        content = await _read_capped(resp, max_bytes, context)
+                        cap = self.settings.response_max_bytes if max_bytes is None else max_bytes
+                        content = await _read_capped(resp, cap, context)
                     finally:
                         await resp.aclose()
             except TimeoutError:
@@ -305,7 +307,7 @@ class OpenRouterClient:
 
     def _decode_json(self, resp: httpx.Response, content: bytes, context: str) -> Any:
         try:
-            return json.loads(content)
+            return parse_json(content, context)
         except ValueError:
             ctype = resp.headers.get("content-type", "?")
             kind = (
@@ -334,26 +336,44 @@ class OpenRouterClient:
         retries: int | None = None,
         context: str = "",
         idle_timeout_s: float | None = None,
+        timeout_s: float | None = None,
         on_headers: Callable[[dict[str, str]], None] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """POST and yield SSE JSON events until ``[DONE]``.
 
         Retries only before the first event; a mid-stream error chunk raises ``ToolError`` after
-        the events before it were yielded (the caller keeps the partial output).
+        the events before it were yielded (the caller keeps the partial output). One deadline
+        (``timeout_s``, default the whole-request timeout) covers connecting, every retry and the
+        whole stream, keep-alive comments included; ``idle_timeout_s`` bounds one silent gap.
+        The decoded stream is capped at ``OPENROUTER_MAX_RESPONSE_BYTES``. A stream that ends
+        without ``[DONE]`` and without any ``finish_reason`` yields ``{"__truncated__": True}``
+        last, so the caller can say the answer was cut.
         """
         url = self.url(path)
         attempts = self._retries(retries) + 1
-        idle = self._timeout_s(idle_timeout_s)
+        total_s = self._timeout_s(timeout_s)
+        idle = min(self._timeout_s(idle_timeout_s), total_s)
         timeout = httpx.Timeout(idle, connect=min(idle, 30.0))
+        loop = asyncio.get_running_loop()
+        deadline_at = loop.time() + total_s
+        cap = self.settings.response_max_bytes
         for attempt in range(attempts):
             last = attempt == attempts - 1
             kwargs, body_headers = self._prepare_body(json)
-            req_headers = {"Accept": "text/event-stream", **body_headers, **(headers or {})}
+            req_headers = {
+                "Accept": "text/event-stream",
+                "Accept-Encoding": ACCEPT_ENCODING,
+                **body_headers,
+                **(headers or {}),
+            }
             try:
                 req = self.http.build_request(
                     "POST", url, headers=req_headers, timeout=timeout, **kwargs
                 )
-                resp = await self.http.send(req, stream=True)
+                async with _deadline(max(0.0, deadline_at - loop.time())):
+                    resp = await self.http.send(req, stream=True)
+            except TimeoutError:
+                raise _stream_timeout(context, total_s) from None
             except httpx.TransportError as exc:
                 if last or isinstance(exc, httpx.ReadTimeout):
                     raise classify_transport(exc, context=context) from None
@@ -361,7 +381,7 @@ class OpenRouterClient:
                 continue
             try:
                 if resp.status_code >= 400:
-                    content = await _read_capped(resp, 1 << 20, context)
+                    content = await _read_capped(resp, 1 << 20, context, deadline_at, total_s)
                     await resp.aclose()
                     await self._retry_or_raise(
                         resp, content, attempt=attempt, last=last, path=path, context=context
@@ -372,7 +392,7 @@ class OpenRouterClient:
                 ctype = resp.headers.get("content-type", "").lower()
                 if "text/event-stream" not in ctype:
                     # Some OpenAI-compatible servers ignore stream:true and answer with one JSON body.
-                    content = await _read_capped(resp, 64 << 20, context)
+                    content = await _read_capped(resp, cap, context, deadline_at, total_s)
                     data = self._decode_json(resp, content, context)
                     if error_object(data) is not None and not _looks_like_success(data):
                         raise classify_upstream(
@@ -380,10 +400,13 @@ class OpenRouterClient:
                         )
                     yield {"__full_response__": data}
                     return
-                async for event in iter_sse_json(_aiter_text(resp, context)):
+                finished = False
+                chunks = _aiter_text(resp, context, cap, deadline_at, total_s)
+                async for event in iter_sse_json(chunks, context):
                     if event == "[DONE]":
                         return
                     assert isinstance(event, dict)
+                    finished = finished or _has_finish_reason(event)
                     if "__malformed__" in event:
                         log.warn("sse.malformed_event", preview=event["__malformed__"][:80])
                         continue
@@ -394,7 +417,9 @@ class OpenRouterClient:
                         yield {k: v for k, v in event.items() if k != "error"}
                         raise classify_upstream(None, event, dict(resp.headers), context=context)
                     yield event
-                return  # stream ended without [DONE]: treat what we got as complete
+                if not finished:  # closed cleanly, but before the answer was finished
+                    yield {"__truncated__": True}
+                return
             finally:
                 await resp.aclose()
 
@@ -424,7 +449,12 @@ class OpenRouterClient:
         try:
             async with (
                 _deadline(deadline),
-                self.http.stream("GET", full, timeout=httpx.Timeout(deadline)) as resp,
+                self.http.stream(
+                    "GET",
+                    full,
+                    headers={"Accept-Encoding": ACCEPT_ENCODING},
+                    timeout=httpx.Timeout(deadline),
+                ) as resp,
             ):
                 if resp.status_code >= 400:
                     content = await _read_capped(resp, 1 << 20, context)
@@ -436,14 +466,9 @@ class OpenRouterClient:
                         f"{context}: got an HTML page instead of media ({ctype})",
                         details={"reason": "html", "status": resp.status_code},
                     )
-                declared = resp.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > max_bytes:
-                    raise _too_large(context, int(declared), max_bytes)
                 total = 0
-                async for chunk in resp.aiter_raw(chunk_size):
+                async for chunk in iter_body(resp, max_bytes, context):  # capped when decoded
                     total += len(chunk)
-                    if total > max_bytes:
-                        raise _too_large(context, total, max_bytes)
                     r = write(chunk)
                     if asyncio.iscoroutine(r):
                         await r
@@ -484,8 +509,8 @@ def _http_error(resp: httpx.Response, content: bytes, context: str) -> ToolError
 
 def _maybe_json(content: bytes) -> Any:
     try:
-        return json.loads(content)
-    except ValueError:
+        return parse_json(content)
+    except (ValueError, ToolError):
         return None
 
 
@@ -493,35 +518,78 @@ def _text(content: bytes) -> str:
     return content[:2000].decode("utf-8", "replace")
 
 
-def _too_large(context: str, size: int, cap: int) -> ToolError:
+def _has_finish_reason(event: dict[str, Any]) -> bool:
+    choices = event.get("choices")
+    if not isinstance(choices, list):
+        return False
+    return any(isinstance(c, dict) and c.get("finish_reason") for c in choices)
+
+
+def _stream_timeout(context: str, total_s: float) -> ToolError:
     return ToolError(
-        ErrorCode.RESOURCE_TOO_LARGE,
-        f"{context}: response is larger than the {cap} byte cap (got at least {size})",
-        details={"size_bytes": size, "max_bytes": cap},
-        suggestions=["Raise the matching *_MAX_BYTES variable if this is expected"],
+        ErrorCode.UPSTREAM_TIMEOUT,
+        f"{context + ': ' if context else ''}the stream did not finish within {total_s:g}s",
+        details={"reason": "timeout", "timeout_s": total_s},
+        suggestions=[
+            "Retry",
+            "Raise OPENROUTER_REQUEST_TIMEOUT_MS, lower max_tokens, or use a faster model",
+        ],
     )
 
 
-async def _read_capped(resp: httpx.Response, max_bytes: int | None, context: str) -> bytes:
-    if max_bytes is None:
-        return await resp.aread()
-    declared = resp.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise _too_large(context, int(declared), max_bytes)
-    buf = bytearray()
-    async for chunk in resp.aiter_bytes():
-        buf += chunk
-        if len(buf) > max_bytes:
-            raise _too_large(context, len(buf), max_bytes)
-    return bytes(buf)
-
-
-async def _aiter_text(resp: httpx.Response, context: str) -> AsyncIterator[str]:
+async def _read_capped(
+    resp: httpx.Response,
+    max_bytes: int,
+    context: str,
+    deadline_at: float | None = None,
+    total_s: float = 0.0,
+) -> bytes:
+    """The decoded body, capped after decompression; within ``deadline_at`` when given."""
+    if deadline_at is None:
+        return await read_body(resp, max_bytes, context)
+    remaining = max(0.0, deadline_at - asyncio.get_running_loop().time())
     try:
-        async for text in resp.aiter_text():
-            yield text
+        async with _deadline(remaining):
+            return await read_body(resp, max_bytes, context)
+    except TimeoutError:
+        raise _stream_timeout(context, total_s) from None
+
+
+async def _aiter_text(
+    resp: httpx.Response, context: str, cap: int, deadline_at: float, total_s: float
+) -> AsyncIterator[str]:
+    """The decoded stream as text, capped in bytes, each read bounded by the one deadline.
+
+    The deadline wraps each read, never a ``yield``: the consumer's work between chunks runs
+    outside any timeout scope, so cancellation lands where it belongs.
+    """
+    import codecs
+
+    loop = asyncio.get_running_loop()
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    pieces = iter_body(resp, cap, context).__aiter__()
+    try:
+        while True:
+            remaining = deadline_at - loop.time()
+            if remaining <= 0:
+                raise _stream_timeout(context, total_s)
+            try:
+                async with _deadline(remaining):
+                    piece = await pieces.__anext__()
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                raise _stream_timeout(context, total_s) from None
+            text = decoder.decode(piece)
+            if text:
+                yield text
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            yield tail
     except httpx.TransportError as exc:
         raise classify_transport(exc, context=context) from None
+    finally:
+        await pieces.aclose()
 
 
 # ---- client cache: one per backend and event loop --------------------------------------------------

@@ -6,9 +6,10 @@ fields, the usage chunk with ``choices: []``, ``[DONE]``, and error chunks mid-s
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
+
+from .reading import parse_json
 
 
 class SSEDecoder:
@@ -16,11 +17,20 @@ class SSEDecoder:
 
     def __init__(self) -> None:
         self._buf = ""
+        self._pending: list[str] = []  # chunks without a line break, joined once one arrives
         self._data: list[str] = []
 
     def feed(self, chunk: str) -> list[str]:
-        self._buf += chunk
         out: list[str] = []
+        if "\n" not in chunk and "\r" not in chunk:
+            # A long line arrives in many pieces: appending to one string and rescanning it
+            # for every piece would be quadratic (a 100 MiB line took minutes).
+            self._pending.append(chunk)
+            return out
+        if self._pending:
+            self._buf += "".join(self._pending)
+            self._pending = []
+        self._buf += chunk
         while True:
             idx = self._find_newline()
             if idx is None:
@@ -33,6 +43,9 @@ class SSEDecoder:
 
     def flush(self) -> list[str]:
         out: list[str] = []
+        if self._pending:
+            self._buf += "".join(self._pending)
+            self._pending = []
         if self._buf:
             ev = self._line(self._buf)
             self._buf = ""
@@ -70,21 +83,26 @@ class SSEDecoder:
         return None  # event:, id:, retry: are not used by OpenRouter
 
 
-async def iter_sse_json(chunks: AsyncIterator[str]) -> AsyncIterator[dict[str, Any] | str]:
-    """Yield parsed JSON events; the literal string ``"[DONE]"`` ends the stream."""
+async def iter_sse_json(
+    chunks: AsyncIterator[str], context: str = ""
+) -> AsyncIterator[dict[str, Any] | str]:
+    """Yield parsed JSON events; the literal string ``"[DONE]"`` ends the stream.
+
+    A hostile, too deeply nested event raises ``ToolError(UPSTREAM_HTTP)``.
+    """
     dec = SSEDecoder()
     async for chunk in chunks:
         for data in dec.feed(chunk):
-            yield _parse(data)
+            yield _parse(data, context)
     for data in dec.flush():
-        yield _parse(data)
+        yield _parse(data, context)
 
 
-def _parse(data: str) -> dict[str, Any] | str:
+def _parse(data: str, context: str = "") -> dict[str, Any] | str:
     if data.strip() == "[DONE]":
         return "[DONE]"
     try:
-        obj = json.loads(data)
+        obj = parse_json(data, context)
     except ValueError:
         return {"__malformed__": data[:200]}
     return obj if isinstance(obj, dict) else {"__malformed__": data[:200]}

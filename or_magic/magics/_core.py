@@ -488,7 +488,7 @@ class OpenRouterMagics(Magics):
                 import json
 
                 schema, name = json.loads(value), "answer"
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise UsageError(f"--schema {var}: not valid JSON") from None
         else:
             raise UsageError(
@@ -1023,8 +1023,14 @@ class OpenRouterMagics(Magics):
         if not key:
             print("No key entered; nothing changed.")
             return None
-        set_api_key(key)
-        del key
+        from ..errors import ConfigError
+
+        try:
+            set_api_key(key, source="%openrouter key")
+        except ConfigError as exc:  # a malformed key: a coded cell error, never INTERNAL
+            raise _cell_error(exc) from None
+        finally:
+            del key
         print("Key set for this kernel (not saved anywhere). Check it with %openrouter health.")
 
     def _line_config(self, words: list[str]) -> Any:

@@ -84,6 +84,10 @@ def to_call_result(
         content.append(types.TextContent(type="text", text=result.text))
     media_blocks, notes, saved = _media_blocks(result.media, settings)
     content.extend(media_blocks)
+    if meta.get("truncated"):  # most hosts show the model only content, never _meta
+        from ..display import TRUNCATED_NOTE
+
+        notes = [*notes, TRUNCATED_NOTE]
     if notes:
         content.append(types.TextContent(type="text", text="\n".join(notes)))
     if saved and "save_path" not in meta:

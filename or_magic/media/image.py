@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import io
 import struct
+import zlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +108,115 @@ def image_size(blob: Blob) -> tuple[int, int]:
         raise _corrupt(blob.name, exc) from None
 
 
+# ---- full decode checks -----------------------------------------------------------------------
+
+_PNG_SIG = b"\x89PNG\r\n\x1a\n"
+_INFLATE_STEP = 1 << 20  # discard inflated pixel rows in bounded steps (no bomb)
+
+
+def png_integrity_error(chunks: Iterable[bytes]) -> str | None:
+    """Why this PNG's bytes are corrupt (``None`` if every chunk and the pixel stream check out).
+
+    Pillow's lazy decoder skips IDAT CRCs and stops inflating once it has the rows it wants, so
+    flipped bytes in the pixel data decode "fine" and get re-encoded and sent. Here every chunk
+    CRC is checked, and the IDAT zlib stream must inflate to its end (its Adler-32 included).
+    """
+    buf = bytearray()
+    it = iter(chunks)
+    inflater = zlib.decompressobj()
+    seen_sig = seen_idat = ended = False
+
+    def need(n: int) -> bool:
+        while len(buf) < n:
+            piece = next(it, None)
+            if piece is None:
+                return False
+            buf.extend(piece)
+        return True
+
+    if not need(8) or bytes(buf[:8]) != _PNG_SIG:
+        return "not a PNG signature"
+    del buf[:8]
+    seen_sig = True
+    while seen_sig:
+        if not need(8):
+            return "the file ends before the IEND chunk"
+        length = struct.unpack(">I", buf[:4])[0]
+        ctype = bytes(buf[4:8])
+        if length > 0x7FFFFFFF:
+            return "a chunk length is out of range"
+        if not need(12 + length):
+            return f"the file ends inside a {ctype.decode('latin-1')!r} chunk"
+        body = bytes(buf[8 : 8 + length])
+        crc = struct.unpack(">I", buf[8 + length : 12 + length])[0]
+        del buf[: 12 + length]
+        if zlib.crc32(ctype + body) & 0xFFFFFFFF != crc:
+            return f"CRC mismatch in a {ctype.decode('latin-1')!r} chunk"
+        if ctype == b"IDAT":
+            seen_idat = True
+            data = body
+            try:
+                while data and not inflater.eof:
+                    inflater.decompress(data, _INFLATE_STEP)
+                    data = inflater.unconsumed_tail
+            except zlib.error as exc:
+                return f"corrupt pixel data ({exc})"
+        elif ctype == b"IEND":
+            ended = True
+            break
+    if not seen_idat:
+        return "no pixel data (IDAT)"
+    if ended and not inflater.eof:
+        try:  # the stream may still be draining rows held back by the step size
+            while not inflater.eof:
+                out = inflater.decompress(inflater.unconsumed_tail, _INFLATE_STEP)
+                if not out and not inflater.unconsumed_tail:
+                    break
+        except zlib.error as exc:
+            return f"corrupt pixel data ({exc})"
+    if not inflater.eof:
+        return "the pixel data stream is incomplete"
+    return None
+
+
+def verify_image(blob: Blob, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """Decode ``blob`` fully, or raise ``UNSUPPORTED_FORMAT`` / ``RESOURCE_TOO_LARGE``.
+
+    For images sent as they are (reference and frame images): a corrupt file is refused here,
+    before a paid request, instead of by the provider after it. JPEGs decode at 1/8 scale
+    (every entropy-coded byte is still read), so this costs a fraction of a full decode.
+    """
+    head = blob.head(HEAD_BYTES)
+    s = require(head, "image", name=blob.name)
+    if s.fmt not in _PIL_FORMATS:
+        return  # no decoder here to check it with (the provider may still take it)
+    formats = _formats_for(s.fmt)
+    quick = _quick_dimensions(head)
+    if quick and quick[0] * quick[1] > max_pixels:
+        raise _bomb(blob.name, quick, max_pixels)
+    if s.fmt == "png":
+        why = png_integrity_error(blob.iter_chunks())
+        if why is not None:
+            raise _corrupt_png(blob.name, why)
+    from PIL import Image
+
+    try:
+        with Image.open(_open_source(blob), formats=formats) as im:
+            if s.fmt == "jpeg":
+                if im.size[0] * im.size[1] > JPEG_MAX_DECLARED_PIXELS:
+                    raise _bomb(blob.name, im.size, JPEG_MAX_DECLARED_PIXELS)
+                im.draft("RGB", (max(1, im.size[0] // 8), max(1, im.size[1] // 8)))
+            if im.size[0] * im.size[1] > max_pixels:
+                raise _bomb(blob.name, im.size, max_pixels)
+            im.load()
+    except ToolError:
+        raise
+    except (Image.DecompressionBombError, MemoryError) as exc:
+        raise _bomb(blob.name, quick, max_pixels, str(exc)) from None
+    except Exception as exc:
+        raise _corrupt(blob.name, exc) from None
+
+
 # ---- errors -------------------------------------------------------------------------------------
 
 
@@ -134,6 +245,15 @@ def _corrupt(name: str | None, exc: BaseException) -> ToolError:
         ErrorCode.UNSUPPORTED_FORMAT,
         f"{_label(name)}truncated or corrupt image ({type(exc).__name__}: {str(exc)[:160]})",
         details={"reason": "corrupt"},
+    )
+
+
+def _corrupt_png(name: str | None, why: str) -> ToolError:
+    return ToolError(
+        ErrorCode.UNSUPPORTED_FORMAT,
+        f"{_label(name)}corrupt PNG: {why}",
+        details={"reason": "corrupt"},
+        suggestions=["Re-export or re-download the image"],
     )
 
 
@@ -230,6 +350,10 @@ def prepare_image(
     quick = _quick_dimensions(head)
     if quick and quick[0] * quick[1] > max_pixels:
         raise _bomb(name, quick, max_pixels)
+    if s.fmt == "png":  # Pillow's decoder would re-encode corrupt pixel data without a word
+        why = png_integrity_error(blob.iter_chunks())
+        if why is not None:
+            raise _corrupt_png(name, why)
 
     from PIL import Image
 

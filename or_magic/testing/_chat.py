@@ -511,7 +511,12 @@ def pieces(text: str, per: int = 4) -> list[str]:
     return ["".join(toks[i : i + per]) for i in range(0, len(toks), per)] or [text]
 
 
-def to_events(c: Completion, *, midstream_error: dict[str, Any] | None = None) -> list[Any]:
+def to_events(
+    c: Completion,
+    *,
+    midstream_error: dict[str, Any] | None = None,
+    split_chars: int | None = None,
+) -> list[Any]:
     """SSE payloads in order: dicts (``data: <json>``) and the final ``"[DONE]"`` marker.
 
     With ``midstream_error`` (or the provider_error_200 scenario) the stream carries a couple of
@@ -556,7 +561,12 @@ def to_events(c: Completion, *, midstream_error: dict[str, Any] | None = None) -
     if c.refusal:
         events.append(chunk({"content": None, "refusal": c.refusal}))
     if c.content:
-        events.extend(chunk({"content": p}) for p in pieces(c.content))
+        parts = (
+            [c.content[i : i + split_chars] for i in range(0, len(c.content), split_chars)]
+            if split_chars
+            else pieces(c.content)
+        )
+        events.extend(chunk({"content": p}) for p in parts)
     if c.tool_calls:
         for i, tc in enumerate(c.tool_calls):
             fn = tc["function"]

@@ -419,6 +419,8 @@ class DoubleApp:
     def _fault_resp(self, f: Fault, model: str | None) -> Resp:
         if f.drop:
             return Resp(drop=True)
+        if f.hang is not None:
+            return Resp(200, self.sse_headers())  # _send keeps it open (see _hang)
         if f.html:
             page = (
                 b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>"
@@ -502,6 +504,9 @@ class DoubleApp:
         if resp.drop:
             await _close_connection(send, receive)
             return
+        if fault is not None and fault.hang is not None:
+            await self._hang(resp, fault, send, receive)
+            return
         headers = dict(resp.headers)
         if fault is not None and fault.headers:
             headers.update(fault.headers)
@@ -576,6 +581,33 @@ class DoubleApp:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _hang(self, resp: Resp, fault: Fault, send: Send, receive: Receive) -> None:
+        """Headers, then keep-alive comments (or silence) until the client leaves or ``hang_s``."""
+        await send(
+            {
+                "type": "http.response.start",
+                "status": resp.status,
+                "headers": [(k.lower().encode(), str(v).encode()) for k, v in resp.headers.items()],
+            }
+        )
+
+        async def wait_disconnect() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        gone = asyncio.ensure_future(wait_disconnect())
+        deadline = time.monotonic() + fault.hang_s
+        try:
+            while not gone.done() and time.monotonic() < deadline:
+                if fault.hang == "keepalive":
+                    body = b": OPENROUTER PROCESSING\n\n"
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
+                await asyncio.wait({gone}, timeout=0.02)
+            if not gone.done():
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            gone.cancel()
 
     def sse(self, events: list[Any]) -> list[bytes]:
         """Frame SSE payloads, with ``: OPENROUTER PROCESSING`` comments when configured."""
@@ -706,6 +738,10 @@ class DoubleApp:
             created=created,
             online=online,
         )
+        if fault is not None and fault.echo is not None:  # a reflecting proxy / prompt injection
+            completion.content = fault.echo.replace(
+                "{authorization}", req.headers.get("authorization", "")
+            ).replace("{key}", req.key or "")
         stream = body.get("stream") is True
         self.record_generation(
             gen_id,
@@ -746,7 +782,9 @@ class DoubleApp:
                         "provider_name": OFFLINE_PROVIDER,
                     },
                 }
-            events = _chat.to_events(completion, midstream_error=mid)
+            events = _chat.to_events(
+                completion, midstream_error=mid, split_chars=fault.echo_split if fault else None
+            )
             return Resp(200, self.sse_headers(gen_id), chunks=self.sse(events))
         if fault is not None and fault.midstream_error:
             completion.error = {

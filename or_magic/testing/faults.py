@@ -85,6 +85,14 @@ class Fault:
     retry_after="2", delay_s=0.5``. With ``midstream_error`` (or ``error_in_200``) ``status`` is the
     code inside the error object; the HTTP status stays 200. A fault with ``model`` only hits requests for that model; on
     chat completions an error for one model makes the double fall back along ``models``.
+
+    Hostile upstreams: ``echo`` makes the chat answer exactly that text, with ``{authorization}``
+    replaced by the request's ``Authorization`` header and ``{key}`` by the bare key (a proxy or
+    a prompt injection reflecting the key); streamed, ``echo_split`` cuts it into deltas of that
+    many characters, so a key spans several. ``hang="keepalive"`` answers 200 SSE and then sends
+    only ``: OPENROUTER PROCESSING`` comments, ``"silent"`` sends nothing; both for ``hang_s``
+    seconds at most or until the client goes away. Gzip bombs, deep JSON and truncated streams
+    are plain ``body`` faults built with ``gzip_bomb`` / ``deep_json`` / ``sse_body``.
     """
 
     path: str = "/chat/completions"
@@ -106,6 +114,10 @@ class Fault:
     scenario: str | None = None
     headers: dict[str, str] | None = None
     model: str | None = None
+    echo: str | None = None
+    echo_split: int | None = None
+    hang: Literal["keepalive", "silent"] | None = None
+    hang_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.scenario is not None and self.scenario not in SCENARIOS:
@@ -116,6 +128,10 @@ class Fault:
             raise ValueError("times must be >= 1 or None")
         if self.method is not None:
             self.method = self.method.upper()
+        if self.hang not in (None, "keepalive", "silent"):
+            raise ValueError("hang must be None, 'keepalive' or 'silent'")
+        if self.echo_split is not None and self.echo_split < 1:
+            raise ValueError("echo_split must be >= 1")
 
     def matches(self, method: str, path: str, model: str | None) -> bool:
         if self.method is not None and self.method != method:
@@ -135,7 +151,7 @@ class Fault:
     @property
     def preempts(self) -> bool:
         """True when the fault replaces the handler's answer instead of modifying it."""
-        return self.is_failure or self.body is not None
+        return self.is_failure or self.body is not None or self.hang is not None
 
 
 def _same_model(fault_model: str, model: str) -> bool:
@@ -315,3 +331,48 @@ class BatchScript:
         if custom_id in self.fail_custom_ids:
             return True
         return self.fail_every is not None and (position + 1) % self.fail_every == 0
+
+
+# ---- hostile bodies -------------------------------------------------------------------------
+
+
+def gzip_bomb(
+    inflated: int, *, prefix: bytes = b"", suffix: bytes = b"", fill: bytes = b"0"
+) -> bytes:
+    """``prefix + fill * n + suffix`` (``inflated`` bytes in all) gzip-compressed, built in steps.
+
+    Serve it with ``headers={"Content-Encoding": "gzip", "Content-Type": ...}``: 256 MiB of
+    zeros is about 256 KiB on the wire. Memory while building stays at about 1 MiB.
+    """
+    import zlib
+
+    comp = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    out = [comp.compress(prefix)]
+    left = max(0, inflated - len(prefix) - len(suffix))
+    block = fill * max(1, (1 << 20) // max(1, len(fill)))
+    while left > 0:
+        piece = block[:left]
+        out.append(comp.compress(piece))
+        left -= len(piece)
+    out.append(comp.compress(suffix))
+    out.append(comp.flush())
+    return b"".join(out)
+
+
+def deep_json(depth: int, *, opener: bytes = b"[", closer: bytes = b"]") -> bytes:
+    """A JSON document nested ``depth`` levels deep (``[[[...]]]``): a RecursionError bait."""
+    return opener * depth + closer * depth
+
+
+def sse_body(events: list[Any], *, done: bool = True) -> bytes:
+    """SSE framing of ``events`` (dicts become ``data: <json>``), ``[DONE]`` last if ``done``."""
+    out = []
+    for ev in events:
+        data = ev if isinstance(ev, str) else json.dumps(ev, separators=(",", ":"))
+        out.append(f"data: {data}\n\n")
+    if done:
+        out.append("data: [DONE]\n\n")
+    return "".join(out).encode()
+
+
+SSE_HEADERS = {"Content-Type": "text/event-stream"}

@@ -728,7 +728,7 @@ def _stt_result(
     else:
         try:
             parsed = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # hostile nesting: treated as a non-JSON body
             if ctype.startswith("text/"):
                 parsed = {"text": raw.decode("utf-8", errors="replace")}
             else:

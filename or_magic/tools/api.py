@@ -18,7 +18,7 @@ from .. import log
 from .._version import __version__
 from ..config import get_settings
 from ..errors import ConfigError, ErrorCode, ToolError
-from ..redact import redact
+from ..redact import known_secrets, redact, scrub_result
 from ..result import ToolResult
 from .base import MediaCallback, ProgressCallback, TextCallback, ToolContext, ToolSpec
 from .registry import all_tools, get_tool
@@ -130,6 +130,7 @@ async def run_core(
         settings = get_settings()
     except ConfigError as exc:
         return ToolResult.from_error(name, exc)
+    ctx: ToolContext | None = None
     try:
         ctx = ToolContext(
             tool=name,
@@ -158,13 +159,15 @@ async def run_core(
                 ],
             ),
         )
+    if ctx is not None:
+        await ctx.flush_text()  # the tail the stream scrubber held back (a possible key prefix)
     result.tool = name
     result.meta.setdefault("latency_ms", round((time.monotonic() - started) * 1000, 1))
     if settings.offline:
         result.meta["offline"] = True
     if not result.is_error:
         result.meta.setdefault("server_version", __version__)
-    _finish(result)
+    _finish(result, known_secrets(settings.secrets()))
     return result
 
 
@@ -269,8 +272,15 @@ def _validate(spec: ToolSpec, args: dict[str, Any]) -> Any:
         ) from None
 
 
-def _finish(result: ToolResult) -> None:
-    """Redact what can be shown; record usage for the session totals."""
+def _finish(result: ToolResult, secrets: list[str]) -> None:
+    """Redact what can be shown; record usage for the session totals.
+
+    The configured secrets (and their ``Bearer`` form) are removed from every part of every
+    result, successful ones included: an upstream answer may echo the key (prompt injection, a
+    proxy reflecting ``Authorization``). This is the one boundary every front-end's output
+    (magic cells, saved notebooks, MCP results, widgets) passes through.
+    """
+    scrub_result(result, secrets)
     if result.is_error:
         result.text = redact(result.text, limit=4000)
         if result.suggestions:

@@ -259,9 +259,13 @@ async def generate_audio(args: GenerateAudioInput, ctx: ToolContext) -> ToolResu
     usage = None
     served = None
     gen_id = None
+    truncated = False
     events = ctx.client.stream_sse("/chat/completions", body, context="generate_audio (stream)")
     async with contextlib.aclosing(events):
         async for event in events:
+            if event.get("__truncated__"):  # closed before a finish_reason or [DONE]
+                truncated = True
+                continue
             if "__full_response__" in event:  # a server that ignored stream: true
                 full = event["__full_response__"]
                 choice = (full.get("choices") or [{}])[0] if isinstance(full, dict) else {}
@@ -341,6 +345,8 @@ async def generate_audio(args: GenerateAudioInput, ctx: ToolContext) -> ToolResu
         meta["notes"] = notes
     if finish:
         meta["finish_reason"] = finish
+    if truncated:
+        meta["truncated"] = True  # the audio may end early
     u = usage_meta(usage)
     if u:
         meta["usage"] = u

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..client.http import OpenRouterClient
     from ..jobs import JobStore
+    from ..redact import StreamScrubber
 
 Handler = Callable[[Any, "ToolContext"], Awaitable[ToolResult]]
 ProgressCallback = Callable[[Progress], Any]
@@ -101,6 +102,7 @@ class ToolContext:
     started: float = field(default_factory=time.monotonic)
     _last_progress: float | None = None
     _client: OpenRouterClient | None = None
+    _scrubber: StreamScrubber | None = None
 
     @property
     def offline(self) -> bool:
@@ -145,6 +147,10 @@ class ToolContext:
         if total is not None and value > total:
             total = value
         self._last_progress = value
+        if message:  # upstream status text may echo anything, the key included
+            from ..redact import known_secrets, scrub
+
+            message = scrub(message, known_secrets(self.settings.secrets()))
         event = Progress(
             progress=value,
             total=total,
@@ -157,11 +163,34 @@ class ToolContext:
         return event
 
     async def text(self, delta: str) -> None:
-        if delta and self.on_text is not None:
-            await _call(self.on_text, delta, "text")
+        """Stream a text delta to the front-end, with the configured secrets scrubbed.
+
+        A key split across deltas is caught: the scrubber holds back a tail that could still
+        be the start of a secret; ``flush_text`` (run by ``call_tool`` when the handler ends)
+        releases it.
+        """
+        if not delta or self.on_text is None:
+            return
+        if self._scrubber is None:
+            from ..redact import StreamScrubber, known_secrets
+
+            self._scrubber = StreamScrubber(known_secrets(self.settings.secrets()))
+        safe = self._scrubber.feed(delta)
+        if safe:
+            await _call(self.on_text, safe, "text")
+
+    async def flush_text(self) -> None:
+        if self._scrubber is not None and self.on_text is not None:
+            tail = self._scrubber.flush()
+            if tail:
+                await _call(self.on_text, tail, "text")
 
     async def media(self, item: MediaItem) -> None:
         if self.on_media is not None:
+            from ..redact import known_secrets, scrub_value
+
+            secrets = known_secrets(self.settings.secrets())
+            item.meta = scrub_value(item.meta, secrets)  # type: ignore[assignment]
             await _call(self.on_media, item, "media")
 
 

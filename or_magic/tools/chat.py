@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import secrets
 import threading
@@ -17,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from .. import log
 from ..errors import ErrorCode, ToolError
 from ..jobs import backend_label
+from ..redact import known_secrets, scrub_result, scrub_value
 from ..result import ToolResult
 from .base import Annotations, ToolContext, ToolSpec, describe
 from .common import (
@@ -259,11 +259,13 @@ def finish_chat(
         meta["content_is_untrusted"] = True
     data = None
     if args.response_format and args.response_format.get("type") in ("json_object", "json_schema"):
+        from ..client.reading import parse_json
+
         try:
-            data = json.loads(_strip_fence(text))
+            data = parse_json(_strip_fence(text))
             if not isinstance(data, dict):
                 data = {"result": data}
-        except ValueError:
+        except (ValueError, ToolError):  # not JSON, or hostile nesting: keep the text, flag it
             meta["json_parse_error"] = True
     text = cap_text(text, ctx.settings, meta)
     return ToolResult(tool=label, text=text, data=data, meta=meta)
@@ -358,6 +360,7 @@ async def _run_job(job_id: str, args: ChatInput, ctx: ToolContext) -> None:
             context="start_chat_completion",
         )
         result = finish_chat(c, args, ctx, label="start_chat_completion")
+        scrub_result(result, known_secrets(ctx.settings.secrets()))  # the job store is on disk
         payload = {"text": result.text, "meta": result.meta, "data": result.data}
         store.update(
             job_id,
@@ -375,6 +378,7 @@ async def _run_job(job_id: str, args: ChatInput, ctx: ToolContext) -> None:
             "retry_after_seconds": err.retry_after_seconds,
             "details": err.details,
         }
+        e = scrub_value(e, known_secrets(ctx.settings.secrets()))  # type: ignore[assignment]
         store.update(job_id, status="failed", error=e)
         record.update(status="failed", error=e)
     except asyncio.CancelledError:

@@ -38,6 +38,7 @@ class Completion:
     images: list[str] = field(default_factory=list)  # image URLs (data: or https:) from the answer
     headers: dict[str, str] = field(default_factory=dict)
     error: dict[str, Any] | None = None
+    truncated: bool = False  # the stream closed before a finish_reason or [DONE]
 
 
 def _content_text(content: Any) -> str:
@@ -124,6 +125,9 @@ class StreamAccumulator:
 
     async def feed(self, event: dict[str, Any]) -> None:
         c = self.c
+        if event.get("__truncated__"):
+            c.truncated = True
+            return
         if "__full_response__" in event:  # server ignored stream:true
             full = parse_message(event["__full_response__"], c.headers)
             full.headers = c.headers
@@ -242,6 +246,8 @@ async def run_completion(
 def completion_meta(c: Completion, *, want_reasoning: bool) -> dict[str, Any]:
     """The Node server's chat ``_meta`` plus ours (model, cost, generation id)."""
     meta: dict[str, Any] = {"finish_reason": c.finish_reason}
+    if c.truncated:
+        meta["truncated"] = True
     if c.native_finish_reason:
         meta["native_finish_reason"] = c.native_finish_reason
     if want_reasoning and c.reasoning and not c.reasoned_only:
@@ -295,6 +301,13 @@ def check_answer(c: Completion, *, label: str) -> None:
         )
     if c.text.strip() or c.refusal:
         return
+    if c.truncated:
+        raise ToolError(
+            ErrorCode.UPSTREAM_HTTP,
+            f"{label}: the stream ended before the model produced any text",
+            details={**details, "reason": "truncated", "truncated": True},
+            suggestions=["Retry", "Try another model or provider"],
+        )
     if c.finish_reason == "content_filter":
         raise ToolError(
             ErrorCode.UPSTREAM_REFUSED,

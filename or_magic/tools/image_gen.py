@@ -145,6 +145,7 @@ class GenerateImageDedicatedInput(CacheFields):
 
 async def load_image(source: str, settings: Settings, label: str) -> Any:
     """A reference or frame image as a ``Blob`` (input sandbox, SSRF guard, format check)."""
+    from ..media.image import verify_image
     from ..media.sources import load_source
 
     try:
@@ -152,6 +153,15 @@ async def load_image(source: str, settings: Settings, label: str) -> Any:
         if inspect.isawaitable(blob):
             blob = await blob
     except ToolError as err:
+        if not err.message.startswith(label):
+            err.with_prefix(label)
+        raise
+    try:
+        verify_image(blob)  # sent as is: a corrupt file is refused before the paid request
+    except ToolError as err:
+        close = getattr(blob, "close", None)
+        if callable(close):
+            close()
         if not err.message.startswith(label):
             err.with_prefix(label)
         raise

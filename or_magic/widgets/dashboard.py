@@ -204,10 +204,18 @@ class Dashboard:
         if not value or not value.strip():
             self.key_status.value = "<small>Type a key first.</small>"
             return
-        from ..config import set_api_key
+        import html
 
-        set_api_key(value)
-        del value
+        from ..config import set_api_key
+        from ..errors import ConfigError
+
+        try:
+            set_api_key(value, source="the dashboard's key field")
+        except ConfigError as exc:  # names where, never what: the value is a secret
+            self.key_status.value = f"<small>{html.escape(exc.message)}</small>"
+            return
+        finally:
+            del value
         self.key_status.value = "<small class='or-magic-key-ok'>key set for this kernel</small>"
         self._backend_changed()
 
