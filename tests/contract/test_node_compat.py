@@ -40,4 +40,6 @@ def test_unserializable_context_keeps_the_iso_ts():
     finally:
         log.set_stream(previous)
     rec = json.loads(buf.getvalue())
-    assert ISO.match(rec["ts"]) and rec["ctx"] == {"note": "unserializable"}
+    assert ISO.match(rec["ts"])
+    # the cycle is cut at the log's depth bound, so the line is still complete JSON
+    assert "…" in json.dumps(rec["ctx"], ensure_ascii=False)
