@@ -424,3 +424,44 @@ async def test_paid_submits_are_not_retried_after_an_ambiguous_5xx(double, monke
     assert (
         resp.status == 202 and len(double.requests_to("/videos")) == 2
     )  # 429: nothing started, retried
+
+
+@pytest.mark.parametrize("front", ["call_tool_sync", "magic"])
+def test_a_streamed_call_leaves_nothing_pending_at_exit(tmp_path, front):
+    """A streamed call, then interpreter exit: stderr stays clean (no ``Task was destroyed but
+    it is pending!`` from an async generator httpx left for the loop's finalizer)."""
+    import os
+    import subprocess
+    import sys
+
+    if front == "magic":
+        code = (
+            "from IPython.testing.globalipapp import start_ipython\n"
+            "ip = start_ipython()\n"
+            "ip.run_line_magic('load_ext', 'or_magic')\n"
+            "ip.run_cell_magic('openrouter', '', 'hello there, tell me a story')\n"
+        )
+    else:
+        code = (
+            "from or_magic.tools.api import call_tool_sync\n"
+            "seen = []\n"
+            "r = call_tool_sync('chat_completion', {'prompt': 'tell me a story'}, on_text=seen.append)\n"
+            "assert not r.is_error and seen, r.text\n"
+        )
+    env = {
+        **os.environ,
+        "OPENROUTER_OFFLINE": "1",
+        "OR_MAGIC_STATE_DIR": str(tmp_path),
+        "PYTHONDEVMODE": "",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "destroyed" not in out.stderr and "pending" not in out.stderr, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr, out.stderr[-2000:]
