@@ -465,3 +465,40 @@ def test_a_streamed_call_leaves_nothing_pending_at_exit(tmp_path, front):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "destroyed" not in out.stderr and "pending" not in out.stderr, out.stderr[-2000:]
     assert "Traceback" not in out.stderr, out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_connection_closed_on_a_large_upload_says_too_large(double, monkeypatch, stream):
+    """A proxy closing the connection mid-upload reads as a refused, oversized request, not as
+    "connection broke mid-response"."""
+    from or_magic.testing.faults import BodyCutoff
+
+    monkeypatch.setenv("OPENROUTER_MAX_RETRIES", "0")
+    double.inject(BodyCutoff(after_bytes=256 * 1024, times=None))
+    big = "word " * (400 * 1024)  # ~2 MiB of prompt
+    kw = {"on_text": lambda d: None} if stream else {}
+    r = await call_tool("chat_completion", {"prompt": big, "model": MODEL}, **kw)
+    assert r.is_error and r.code == "RESOURCE_TOO_LARGE", (r.code, r.text)
+    assert "probably too large" in r.text and "mid-response" not in r.text
+    assert r.details["size_bytes"] > 2_000_000
+    cut = chat_requests(double)
+    assert cut and cut[-1].status == 0 and cut[-1].body_size < r.details["size_bytes"]
+
+
+async def test_a_small_body_cut_off_or_a_broken_response_is_not_called_too_large(
+    double, monkeypatch
+):
+    from or_magic.testing.faults import BodyCutoff
+
+    monkeypatch.setenv("OPENROUTER_MAX_RETRIES", "0")
+    double.inject(BodyCutoff(after_bytes=100, times=None))  # a small request, dropped
+    r = await call_tool("chat_completion", {"prompt": "hi " * 100, "model": MODEL})
+    assert r.is_error and r.code == "UPSTREAM_HTTP", (r.code, r.text)
+    double.reset()
+    double.inject(Fault(truncate=True, times=None))  # a big request whose answer breaks
+    r = await call_tool("chat_completion", {"prompt": "word " * (400 * 1024), "model": MODEL})
+    assert r.is_error and r.code == "UPSTREAM_HTTP", (r.code, r.text)
+    double.reset()
+    double.inject(BodyCutoff(after_bytes=1 << 30, times=None))  # under the cutoff: passes
+    r = await call_tool("chat_completion", {"prompt": "hi", "model": MODEL})
+    assert r.ok, r.text

@@ -90,6 +90,7 @@ class OpenRouterClient:
                 headers=self._base_headers(),
                 follow_redirects=False,
                 trust_env=False,
+                event_hooks={"response": [_mark_response_started]},
             )
         return self._http
 
@@ -466,6 +467,13 @@ class OpenRouterClient:
 
 
 # ---- helpers --------------------------------------------------------------------------------
+
+
+async def _mark_response_started(response: httpx.Response) -> None:
+    """Response headers arrived: a transport error from here on is not a refused upload."""
+    from .classify import RESPONSE_STARTED
+
+    response.request.extensions[RESPONSE_STARTED] = True
 
 
 def _looks_like_success(data: Any) -> bool:
