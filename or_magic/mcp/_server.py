@@ -183,15 +183,17 @@ class OrMagicServer(Server):
         from or_magic.errors import ErrorCode, ToolError
         from or_magic.result import ToolResult
 
-        from ._adapt import to_call_result
+        from ._adapt import dump_data, to_call_result
 
         structured = name in self.structured
         settings = _settings()
         if settings.offline:  # every result says so, even those the core returns early
             result.meta.setdefault("offline", True)
+        raw: str | None = None
         try:
             if structured and not result.is_error:
-                problem = self._check_output(name, result.data)
+                raw = dump_data(result.data) if result.data is not None else None
+                problem = self._check_output(name, raw)
                 if problem is not None:
                     log.error("mcp.output_schema_mismatch", tool=name, problem=problem)
                     result = ToolResult.from_error(
@@ -207,7 +209,10 @@ class OrMagicServer(Server):
                         ),
                         meta={k: v for k, v in result.meta.items() if k == "offline"},
                     )
-            return to_call_result(result, structured=structured, settings=settings)
+                    raw = None
+            return to_call_result(
+                result, structured=structured, settings=settings, structured_json=raw
+            )
         except Exception as exc:  # the adapter must never turn a result into a protocol error
             log.error("mcp.adapt_failed", tool=name, error=type(exc).__name__, message=str(exc))
             return types.CallToolResult(
@@ -222,8 +227,9 @@ class OrMagicServer(Server):
                 _meta={"code": "INTERNAL"},
             )
 
-    def _check_output(self, name: str, data: Any) -> str | None:
-        """Validate ``data`` against the tool's output model, strictly, as JSON on the wire.
+    def _check_output(self, name: str, data: str | None) -> str | None:
+        """Validate ``data`` (the JSON text of the result's data) against the tool's output
+        model, strictly, as JSON on the wire.
 
         The advertised ``outputSchema`` is generated from that model, so strict JSON-mode
         validation through pydantic (already loaded) checks what a client's JSON Schema validator
@@ -244,9 +250,7 @@ class OrMagicServer(Server):
         from pydantic import ValidationError
 
         try:
-            model.model_validate_json(
-                json.dumps(data, default=str, ensure_ascii=False), strict=True
-            )
+            model.model_validate_json(data, strict=True)
         except ValidationError as exc:
             err = exc.errors()[0]
             where = "/".join(str(p) for p in err.get("loc", ())) or "(root)"
