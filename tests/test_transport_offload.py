@@ -1,0 +1,148 @@
+"""The lean HTTP transport (shared SSL context, socket kept per connection, no sniffio re-scan)
+and image preparation off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from or_magic.tools.api import call_tool
+
+pytestmark = pytest.mark.anyio
+
+
+def test_lean_stream_sees_a_peer_close_and_keeps_its_socket():
+    from or_magic.client.transport import _LeanStream
+
+    a, b = socket.socketpair()
+    calls = []
+
+    class Inner:
+        def get_extra_info(self, info):
+            calls.append(info)
+            return a if info == "socket" else "other"
+
+    s = _LeanStream(Inner())
+    try:
+        assert s.get_extra_info("is_readable") is False  # idle, nothing to read
+        b.close()  # the server closes a keep-alive connection
+        assert s.get_extra_info("is_readable") is True  # httpcore then drops it from the pool
+        assert s.get_extra_info("socket") is a and s.get_extra_info("server_addr") == "other"
+        assert calls == ["socket", "server_addr"]  # the socket was looked up once
+    finally:
+        a.close()
+
+
+def test_missing_sniffio_is_recorded_once(monkeypatch):
+    import importlib.util
+
+    from or_magic.client import transport
+
+    monkeypatch.delitem(sys.modules, "sniffio", raising=False)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    transport._note_missing_sniffio()
+    assert sys.modules["sniffio"] is None
+    with pytest.raises(ImportError):
+        import sniffio  # noqa: F401
+
+
+def test_ssl_context_is_shared_and_warm_up_builds_it():
+    from or_magic.client import transport
+
+    t = transport.warm_up()
+    assert transport.warm_up() is t  # idempotent: one thread
+    t.join(60)
+    assert not t.is_alive()
+    ctx = transport.ssl_context()
+    assert ctx is transport.ssl_context() and ctx.verify_mode.name == "CERT_REQUIRED"
+
+
+async def test_pooled_client_uses_the_lean_transport(double):
+    from or_magic.client.transport import _LeanBackend
+
+    r = await call_tool("validate_model", {"model": "openai/gpt-4o-mini"})
+    assert r.ok, r.text
+    from or_magic.client.http import get_client
+    from or_magic.config import get_settings
+
+    client = get_client(get_settings())
+    pool = client.http._transport._pool
+    assert isinstance(pool._network_backend, _LeanBackend)
+    assert pool._max_keepalive_connections == pool._max_connections
+
+
+@pytest.fixture
+def photo(fixtures_dir: Path) -> str:
+    shutil.copy(fixtures_dir / "photo.jpg", Path.cwd() / "photo.jpg")
+    return "photo.jpg"
+
+
+@pytest.mark.parametrize("workers", ["", "0"])
+async def test_images_are_prepared_off_the_event_loop(double, monkeypatch, photo, workers):
+    from or_magic.media import image, offload
+
+    monkeypatch.setattr(offload, "_pool", None)
+    if workers:
+        monkeypatch.setenv("OR_MAGIC_MEDIA_WORKERS", workers)
+    seen: list[str] = []
+    real = image.prepare_image
+
+    def spy(*a, **k):
+        seen.append(threading.current_thread().name)
+        return real(*a, **k)
+
+    monkeypatch.setattr(image, "prepare_image", spy)
+    r = await call_tool("analyze_image", {"image_path": photo})
+    assert r.ok, r.text
+    if workers == "0":
+        assert seen == [threading.current_thread().name]
+    else:
+        assert seen and seen[0].startswith("or_magic-media")
+
+
+async def test_the_loop_keeps_running_while_images_are_prepared(double, monkeypatch, photo):
+    """The loop ticks *during* a slow preparation (inline, it could not tick at all then)."""
+    from or_magic.media import image, offload
+
+    monkeypatch.setattr(offload, "_pool", None)
+    real = image.prepare_image
+    ticks = 0
+    during: list[int] = []
+
+    def slow(*a, **k):
+        before = ticks
+        time.sleep(0.3)  # stands for decode/resize work (Pillow releases the GIL there too)
+        during.append(ticks - before)
+        return real(*a, **k)
+
+    monkeypatch.setattr(image, "prepare_image", slow)
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    t = asyncio.create_task(ticker())
+    results = await asyncio.gather(
+        *(call_tool("analyze_image", {"image_path": photo}) for _ in range(4))
+    )
+    stop.set()
+    await t
+    assert all(r.ok for r in results), [r.text for r in results]
+    assert len(during) == 4 and max(during) >= 1, during
+
+
+async def test_a_failing_preparation_still_reports_its_code(double, fixtures_dir):
+    shutil.copy(fixtures_dir / "truncated.jpg", Path.cwd() / "truncated.jpg")
+    r = await call_tool("analyze_image", {"image_path": "truncated.jpg"})
+    assert r.is_error and r.code == "UNSUPPORTED_FORMAT" and "image_path" in r.text
+    assert not double.requests_to("/chat/completions")
