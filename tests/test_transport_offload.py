@@ -146,3 +146,66 @@ async def test_a_failing_preparation_still_reports_its_code(double, fixtures_dir
     r = await call_tool("analyze_image", {"image_path": "truncated.jpg"})
     assert r.is_error and r.code == "UNSUPPORTED_FORMAT" and "image_path" in r.text
     assert not double.requests_to("/chat/completions")
+
+
+def test_the_lazy_registry_map_matches_the_modules():
+    from or_magic.tools import registry
+
+    real = {name: spec.handler.__module__ for name, spec in registry.all_tools().items()}
+    assert real == registry.TOOL_MODULES
+    assert list(real) == list(registry.TOOL_MODULES)  # listing order too
+
+
+def test_one_tool_imports_only_its_family(tmp_path):
+    import os
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from or_magic.tools.registry import get_tool\n"
+        "assert get_tool('search_models').name == 'search_models'\n"
+        "print(sorted(m for m in sys.modules if m.startswith('or_magic.tools.') and "
+        "m.rsplit('.', 1)[1] in ('chat','analyze','models','image_gen','audio_gen','video_gen',"
+        "'rerank','health')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OR_MAGIC_STATE_DIR": str(tmp_path)},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "['or_magic.tools.models']"
+
+
+def test_load_ext_warms_the_first_cell_after_its_own_cell(tmp_path):
+    """``%load_ext`` itself stays cheap (nothing heavy during the load); once its cell is done a
+    background thread imports what the first chat cell needs and builds the SSL context."""
+    import os
+    import subprocess
+
+    code = (
+        "import sys, threading\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "ip = InteractiveShell.instance()\n"
+        "ip.run_line_magic('load_ext', 'or_magic')\n"
+        "heavy = ('httpx', 'pydantic', 'or_magic.tools.chat')\n"
+        "assert not [m for m in heavy if m in sys.modules], 'imported during the load'\n"
+        "ip.run_cell('1 + 1')\n"
+        "warm = [t for t in threading.enumerate() if t.name == 'or_magic-warm']\n"
+        "assert warm, 'no warm-up thread after the cell'\n"
+        "warm[0].join(120)\n"
+        "from or_magic.client import transport\n"
+        "assert transport._ssl_context is not None\n"
+        "print(sorted(m for m in heavy + ('or_magic.display',) if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "OR_MAGIC_STATE_DIR": str(tmp_path), "OPENROUTER_OFFLINE": "1"},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "['httpx', 'or_magic.display', 'or_magic.tools.chat', 'pydantic']"

@@ -117,7 +117,15 @@ class OrMagicServer(Server):
             self._tools_result = types.ListToolsResult(
                 tools=[types.Tool.model_validate(t) for t in self.tool_dicts]
             )
+            self.warm()
         return self._tools_result
+
+    def warm(self) -> None:
+        """The host has the catalogue and will call a tool next: import the tool families and
+        prepare the HTTP client meanwhile, in a background thread (``or_magic._warm``)."""
+        from or_magic._warm import start
+
+        start(self.tool_names)
 
     def _input_schema_of(self, name: str) -> dict[str, Any] | None:
         return self._schemas.get(name)
