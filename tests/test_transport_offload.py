@@ -192,7 +192,7 @@ def test_load_ext_warms_the_first_cell_after_its_own_cell(tmp_path):
         "ip.run_line_magic('load_ext', 'or_magic')\n"
         "heavy = ('httpx', 'pydantic', 'or_magic.tools.chat')\n"
         "assert not [m for m in heavy if m in sys.modules], 'imported during the load'\n"
-        "ip.run_cell('1 + 1')\n"
+        "ip.run_cell('x = 1')\n"
         "warm = [t for t in threading.enumerate() if t.name == 'or_magic-warm']\n"
         "assert warm, 'no warm-up thread after the cell'\n"
         "warm[0].join(120)\n"
