@@ -40,7 +40,6 @@ INSTRUCTIONS = (
     "UPSTREAM_REFUSED, ...); a result with _meta.code JOB_STILL_RUNNING is a success: resume it "
     "with the matching status tool. Saved media are returned as file links (_meta.save_path)."
 )
-CACHE_FORMAT = 1
 
 
 @dataclass
@@ -315,35 +314,47 @@ def build_catalog(specs: list[ToolSpec] | None = None) -> list[dict[str, Any]]:
 
 
 def _package_fingerprint() -> str:
-    """Size + mtime of every module of the package, and the versions that shape the schemas."""
-    import hashlib
+    from ._catalog_key import package_fingerprint
 
-    import mcp
-    import pydantic
+    return package_fingerprint()
 
-    root = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256()
-    h.update(
-        f"{CACHE_FORMAT}|{__version__}|{pydantic.VERSION}|{getattr(mcp, '__version__', '')}".encode()
-    )
-    stack = [root]
-    entries: list[str] = []
-    while stack:
-        d = stack.pop()
-        try:
-            with os.scandir(d) as it:
-                for e in it:
-                    if e.is_dir(follow_symlinks=False):
-                        if e.name not in ("__pycache__", "assets") and not e.name.startswith("."):
-                            stack.append(Path(e.path))
-                    elif e.name.endswith(".py"):
-                        st = e.stat()
-                        entries.append(f"{e.path}|{st.st_size}|{st.st_mtime_ns}")
-        except OSError:
-            continue
-    for line in sorted(entries):
-        h.update(line.encode())
-    return h.hexdigest()[:32]
+
+def fast_handshake(tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """What ``_fast`` needs to answer ``initialize`` and ``tools/list`` as the SDK would, before
+    it is imported: the results in their wire form per handshake protocol version (through the
+    SDK's own per-version serializer), the accepted versions and the latest one."""
+    from mcp_types import methods
+    from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
+
+    probe = OrMagicServer(tools=[], structured=set())
+    opts = probe.create_initialization_options()
+    init_by_version: dict[str, Any] = {}
+    tools_by_version: dict[str, Any] = {}
+    plain = json.dumps({"tools": tools}, sort_keys=True)
+    for version in HANDSHAKE_PROTOCOL_VERSIONS:
+        init = types.InitializeResult(
+            protocol_version=version,
+            capabilities=opts.capabilities,
+            server_info=types.Implementation(
+                name=opts.server_name,
+                title=opts.title,
+                description=opts.description,
+                version=opts.server_version,
+                website_url=opts.website_url,
+                icons=opts.icons,
+            ),
+            instructions=opts.instructions,
+        ).model_dump(by_alias=True, mode="json", exclude_none=True)
+        init_by_version[version] = methods.serialize_server_result("initialize", version, init)
+        listed = methods.serialize_server_result("tools/list", version, {"tools": tools})
+        if json.dumps(listed, sort_keys=True) != plain:  # only where the version reshapes it
+            tools_by_version[version] = listed
+    return {
+        "init": init_by_version,
+        "tools_by_version": tools_by_version,
+        "versions": list(HANDSHAKE_PROTOCOL_VERSIONS),
+        "latest": LATEST_HANDSHAKE_VERSION,
+    }
 
 
 def cached_catalog(state_root: Path | None) -> list[dict[str, Any]]:
@@ -363,9 +374,14 @@ def cached_catalog(state_root: Path | None) -> list[dict[str, Any]]:
         pass
     tools = build_catalog()
     try:
+        fast: dict[str, Any] | None = fast_handshake(tools)
+    except Exception as exc:  # an SDK without these names: no fast path, nothing else changes
+        log.debug("mcp.fast_handshake_unavailable", error=type(exc).__name__)
+        fast = None
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".tools.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"key": key, "tools": tools}), "utf-8")
+        tmp.write_text(json.dumps({"key": key, "tools": tools, "fast": fast}), "utf-8")
         os.replace(tmp, path)
     except OSError as exc:
         log.debug("mcp.catalog_cache_unwritable", error=type(exc).__name__)
