@@ -124,7 +124,7 @@ class OrMagicServer(Server):
         prepare the HTTP client meanwhile, in a background thread (``or_magic._warm``)."""
         from or_magic._warm import start
 
-        start(self.tool_names)
+        start(self.tool_names, modules=_FIRST_CALL_MODULES)
 
     def _input_schema_of(self, name: str) -> dict[str, Any] | None:
         return self._schemas.get(name)
@@ -263,6 +263,18 @@ class OrMagicServer(Server):
             where = "/".join(str(p) for p in err.get("loc", ())) or "(root)"
             return f"{where}: {err.get('msg', 'invalid')}"[:300]
         return None
+
+
+# What a first tools/call imports besides its tool family and the HTTP client.
+_FIRST_CALL_MODULES = (
+    "or_magic.mcp._adapt",
+    "or_magic.usage",
+    "or_magic.media.sources",
+    "or_magic.media.image",
+    "or_magic.media.offload",
+    "PIL.Image",
+    "PIL.JpegImagePlugin",
+)
 
 
 def progress_message(p: Progress) -> str | None:
