@@ -244,9 +244,23 @@ def bench_roundtrip(calls: int, base_url: str) -> None:
             search.append((time.perf_counter() - t) * 1000)
             assert r["result"]["isError"] is False, r
         proc.close()
+        bare_path = tmp / "bare_server.py"
+        bare_path.write_text(BARE_SERVER)
+        bp = Proc([sys.executable, str(bare_path)], server_env(tmp / "state"))
+        bp.handshake()
+        bp.request("tools/list")
+        floor = []
+        for i in range(calls + 5):
+            t = time.perf_counter()
+            bp.request("tools/call", {"name": "add", "arguments": {"a": 1, "b": 2}})
+            if i >= 5:
+                floor.append((time.perf_counter() - t) * 1000)
+        bp.close()
+        s50, f50 = statistics.median(search), statistics.median(floor)
         print(
-            f"[roundtrip] warm search_models tools/call over stdio, {calls} calls: p50 "
-            f"{statistics.median(search):.2f} ms (Node in issue 16: 1.1 ms, ours then 5.3 ms)"
+            f"[roundtrip] warm search_models tools/call over stdio, {calls} calls: p50 {s50:.2f} ms "
+            f"| bare SDK server's add() p50 {f50:.2f} ms (the SDK + stdio floor) | ratio "
+            f"{s50 / f50:.2f} (Node in issue 16: 1.1 ms, ours then 5.3 ms)"
         )
         body = {
             "model": args["model"],
