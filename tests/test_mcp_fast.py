@@ -146,3 +146,27 @@ def test_answer_rules():
     assert _answer(call, cache, state) is None
     fresh: dict[str, Any] = {"initialized_request": False, "init_id": None, "version": None}
     assert _answer(init_msg("2031-01-01"), cache, fresh)["result"] == {"v": 1}  # the latest
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_sdk_client_over_a_warm_cache(double, tmp_path, mode):
+    """The SDK's own client, both protocol eras, against a server whose cache is warm."""
+    import sys
+
+    from mcp import Client, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    from tests.test_mcp_transports import REPO
+
+    env = server_env(tmp_path, OPENROUTER_BASE_URL=double.base_url, OPENROUTER_API_KEY=TEST_KEY)
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "or_magic.mcp"], env=env, cwd=str(REPO)
+    )
+    for _ in range(2):  # the first start writes the cache, the second answers from it
+        with open(tmp_path / "stderr.txt", "w") as errlog:
+            async with Client(stdio_client(params, errlog=errlog), mode=mode) as c:
+                tools = (await c.list_tools()).tools
+                assert "search_models" in {t.name for t in tools}
+                r = await c.call_tool("search_models", {"query": "gpt", "limit": 1})
+                assert not r.is_error and r.structured_content["limit"] == 1
