@@ -209,3 +209,59 @@ def test_load_ext_warms_the_first_cell_after_its_own_cell(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "['httpx', 'or_magic.display', 'or_magic.tools.chat', 'pydantic']"
+
+
+async def test_lean_backend_over_tls_keeps_the_connection(tmp_path):
+    """HTTPS (the production path): start_tls is wrapped too, and a kept-alive connection is
+    reused for the next request."""
+    import ssl
+    import subprocess
+
+    import httpx
+
+    from or_magic.client.transport import _LeanBackend, _LeanStream
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl not installed")
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+         "/CN=localhost", "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key),
+         "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    conns = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal conns
+        conns += 1
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+    port = server.sockets[0].getsockname()[1]
+    client_ctx = ssl.create_default_context(cafile=str(cert))
+    transport = httpx.AsyncHTTPTransport(verify=client_ctx)
+    pool = transport._pool
+    pool._network_backend = _LeanBackend(pool._network_backend)
+    try:
+        async with httpx.AsyncClient(transport=transport) as http:
+            for _ in range(3):
+                r = await http.get(f"https://localhost:{port}/")
+                assert r.text == "ok"
+            [conn] = pool.connections
+            stream = conn._connection._network_stream
+            assert isinstance(stream, _LeanStream)
+            assert stream.get_extra_info("ssl_object") is not None
+        assert conns == 1  # one TLS connection, reused
+    finally:
+        server.close()
+        await server.wait_closed()
