@@ -149,11 +149,16 @@ async def test_a_failing_preparation_still_reports_its_code(double, fixtures_dir
 
 
 def test_the_lazy_registry_map_matches_the_modules():
+    import importlib.util
+
     from or_magic.tools import registry
 
     real = {name: spec.handler.__module__ for name, spec in registry.all_tools().items()}
-    assert real == registry.TOOL_MODULES
-    assert list(real) == list(registry.TOOL_MODULES)  # listing order too
+    mapped = {  # a family module not in this tree (yet) is skipped, as the registry skips it
+        n: m for n, m in registry.TOOL_MODULES.items() if importlib.util.find_spec(m) is not None
+    }
+    assert real == mapped, "update registry.TOOL_MODULES for new or moved tools"
+    assert list(real) == list(mapped)  # listing order too
 
 
 def test_one_tool_imports_only_its_family(tmp_path):

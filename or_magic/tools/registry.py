@@ -45,6 +45,7 @@ TOOL_MODULES: dict[str, str] = {
     ),
     "rerank_documents": "or_magic.tools.rerank",
     "health_check": "or_magic.tools.health",
+    **dict.fromkeys(("submit_batch", "get_batch_status"), "or_magic.tools.batch_api"),
 }
 
 _lock = threading.RLock()
