@@ -891,9 +891,28 @@ _cache: tuple[tuple, Settings] | None = None
 _NAMES = tuple({n for v in ENV_VARS for n in (v.name, *v.aliases)})
 
 
+# ``os.environ`` keeps its raw (bytes on POSIX) mapping in ``_data``; reading that skips the
+# per-name encode/decode of ``os.environ.get``, which made this snapshot the largest part of a
+# warm, cheap tool call (61 names).
+_RAW_ENV: Any = getattr(os.environ, "_data", None)
+_RAW_NAMES = (
+    tuple(
+        os.environ.encodekey(n)
+        for n in _NAMES  # type: ignore[attr-defined]
+    )
+    if _RAW_ENV is not None and hasattr(os.environ, "encodekey")
+    else ()
+)
+
+
 def _snapshot() -> tuple:
-    env = os.environ
-    return (tuple(env.get(n) for n in _NAMES), id(_KEY_OVERRIDE), os.getcwd())
+    raw = _RAW_ENV
+    if _RAW_NAMES and raw is os.environ._data:  # type: ignore[attr-defined]
+        values = tuple(map(raw.get, _RAW_NAMES))
+    else:
+        env = os.environ
+        values = tuple(env.get(n) for n in _NAMES)
+    return (values, id(_KEY_OVERRIDE), os.getcwd())
 
 
 def get_settings() -> Settings:

@@ -424,3 +424,81 @@ async def test_paid_submits_are_not_retried_after_an_ambiguous_5xx(double, monke
     assert (
         resp.status == 202 and len(double.requests_to("/videos")) == 2
     )  # 429: nothing started, retried
+
+
+@pytest.mark.parametrize("front", ["call_tool_sync", "magic"])
+def test_a_streamed_call_leaves_nothing_pending_at_exit(tmp_path, front):
+    """A streamed call, then interpreter exit: stderr stays clean (no ``Task was destroyed but
+    it is pending!`` from an async generator httpx left for the loop's finalizer)."""
+    import os
+    import subprocess
+    import sys
+
+    if front == "magic":
+        code = (
+            "from IPython.testing.globalipapp import start_ipython\n"
+            "ip = start_ipython()\n"
+            "ip.run_line_magic('load_ext', 'or_magic')\n"
+            "ip.run_cell_magic('openrouter', '', 'hello there, tell me a story')\n"
+        )
+    else:
+        code = (
+            "from or_magic.tools.api import call_tool_sync\n"
+            "seen = []\n"
+            "r = call_tool_sync('chat_completion', {'prompt': 'tell me a story'}, on_text=seen.append)\n"
+            "assert not r.is_error and seen, r.text\n"
+        )
+    env = {
+        **os.environ,
+        "OPENROUTER_OFFLINE": "1",
+        "OR_MAGIC_STATE_DIR": str(tmp_path),
+        "PYTHONDEVMODE": "",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "destroyed" not in out.stderr and "pending" not in out.stderr, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr, out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_connection_closed_on_a_large_upload_says_too_large(double, monkeypatch, stream):
+    """A proxy closing the connection mid-upload reads as a refused, oversized request, not as
+    "connection broke mid-response"."""
+    from or_magic.testing.faults import BodyCutoff
+
+    monkeypatch.setenv("OPENROUTER_MAX_RETRIES", "0")
+    double.inject(BodyCutoff(after_bytes=256 * 1024, times=None))
+    big = "word " * (400 * 1024)  # ~2 MiB of prompt
+    kw = {"on_text": lambda d: None} if stream else {}
+    r = await call_tool("chat_completion", {"prompt": big, "model": MODEL}, **kw)
+    assert r.is_error and r.code == "RESOURCE_TOO_LARGE", (r.code, r.text)
+    assert "probably too large" in r.text and "mid-response" not in r.text
+    assert r.details["size_bytes"] > 2_000_000
+    cut = chat_requests(double)
+    assert cut and cut[-1].status == 0 and cut[-1].body_size < r.details["size_bytes"]
+
+
+async def test_a_small_body_cut_off_or_a_broken_response_is_not_called_too_large(
+    double, monkeypatch
+):
+    from or_magic.testing.faults import BodyCutoff
+
+    monkeypatch.setenv("OPENROUTER_MAX_RETRIES", "0")
+    double.inject(BodyCutoff(after_bytes=100, times=None))  # a small request, dropped
+    r = await call_tool("chat_completion", {"prompt": "hi " * 100, "model": MODEL})
+    assert r.is_error and r.code == "UPSTREAM_HTTP", (r.code, r.text)
+    double.reset()
+    double.inject(Fault(truncate=True, times=None))  # a big request whose answer breaks
+    r = await call_tool("chat_completion", {"prompt": "word " * (400 * 1024), "model": MODEL})
+    assert r.is_error and r.code == "UPSTREAM_HTTP", (r.code, r.text)
+    double.reset()
+    double.inject(BodyCutoff(after_bytes=1 << 30, times=None))  # under the cutoff: passes
+    r = await call_tool("chat_completion", {"prompt": "hi", "model": MODEL})
+    assert r.ok, r.text

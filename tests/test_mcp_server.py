@@ -841,3 +841,53 @@ async def test_a_crash_outside_the_core_is_still_a_coded_result(monkeypatch):
     async with Client(build(), mode="legacy") as c:
         r = await c.call_tool("health_check", {})
     assert r.is_error and meta_of(r)["code"] == "INTERNAL" and "RuntimeError" in text_of(r)
+
+
+def test_structured_output_check_does_not_import_jsonschema(tmp_path):
+    """The output check goes through the tool's pydantic model: ``import jsonschema`` (which,
+    next to JupyterLab, builds an RFC 3987 grammar for seconds) never happens on a call."""
+    import subprocess
+    import sys
+
+    code = (
+        "import asyncio, sys\n"
+        "from or_magic.mcp import build_server\n"
+        "async def main():\n"
+        "    server = build_server()\n"
+        "    result = await server.run_tool('search_models', {'query': 'gpt'}, None)\n"
+        "    r = server.adapt('search_models', result)\n"
+        "    assert not r.is_error and r.structured_content, r\n"
+        "asyncio.run(main())\n"
+        "print('jsonschema' in sys.modules)\n"
+    )
+    env = {
+        **__import__("os").environ,
+        "OPENROUTER_OFFLINE": "1",
+        "OR_MAGIC_STATE_DIR": str(tmp_path),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+async def test_output_check_is_strict_like_json_schema(double, monkeypatch):
+    """A numeric string where the schema says integer is a mismatch (pydantic's lax mode would
+    have coerced it; a client's JSON Schema validator would not)."""
+
+    async def stringly(args, ctx):
+        return ToolResult(
+            tool="rerank_documents",
+            text="x",
+            data={"model": "m", "results": [{"index": "0", "relevance_score": 0.5}]},
+        )
+
+    spec = registry.all_tools()["rerank_documents"]
+    monkeypatch.setitem(
+        registry._tools, "rerank_documents", dataclasses.replace(spec, handler=stringly)
+    )
+    async with Client(build(), mode="legacy") as c:
+        r = await c.call_tool("rerank_documents", {"query": "q", "documents": ["a"]})
+    assert r.is_error and meta_of(r)["code"] == "INTERNAL"
+    assert "results/0/index" in text_of(r)

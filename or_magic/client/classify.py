@@ -364,6 +364,9 @@ def classify_transport(exc: BaseException, *, context: str = "") -> ToolError:
             suggestions=["Check your network and OPENROUTER_BASE_URL", S_STATUS],
         )
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        too_large = _probably_too_large(exc, prefix)
+        if too_large is not None:
+            return too_large
         return ToolError(
             ErrorCode.UPSTREAM_HTTP,
             f"{prefix}the connection broke mid-response ({name})",
@@ -375,4 +378,39 @@ def classify_transport(exc: BaseException, *, context: str = "") -> ToolError:
         f"{prefix}{redact(str(exc), limit=300) or name}",
         details={"reason": "transport", "exception": name},
         suggestions=[S_RETRY],
+    )
+
+
+# The extension key the client's response hook sets once response headers arrived.
+RESPONSE_STARTED = "or_magic.response_started"
+# A request body at least this large, cut off before any response, was most likely refused for
+# its size (a proxy's body limit closes the connection instead of answering 413).
+LARGE_REQUEST_BYTES = 1 << 20
+
+
+def _probably_too_large(exc: BaseException, prefix: str) -> ToolError | None:
+    """``RESOURCE_TOO_LARGE`` when the connection closed before any response to a large body."""
+    try:
+        request = exc.request  # type: ignore[attr-defined]
+    except (AttributeError, RuntimeError):  # httpx raises RuntimeError when no request is set
+        return None
+    if request.extensions.get(RESPONSE_STARTED):
+        return None  # the answer had begun: a broken response, not a refused upload
+    declared = request.headers.get("content-length", "")
+    size = int(declared) if declared.isdigit() else 0
+    if size < LARGE_REQUEST_BYTES:
+        return None
+    return ToolError(
+        ErrorCode.RESOURCE_TOO_LARGE,
+        f"{prefix}the upstream closed the connection before answering a {size / 1048576:.1f} MiB "
+        f"request ({type(exc).__name__}): the request was probably too large",
+        details={
+            "reason": "request_too_large",
+            "size_bytes": size,
+            "exception": type(exc).__name__,
+        },
+        suggestions=[
+            "Send smaller media: shorter or lower-resolution video/audio, fewer or smaller images",
+            "Pass a public https URL instead of a local file where the model accepts one",
+        ],
     )

@@ -82,15 +82,20 @@ class OpenRouterClient:
     @property
     def http(self) -> httpx.AsyncClient:
         if self._http is None or self._http.is_closed:
+            from .transport import make_transport
+
+            # Keep-alive = max: httpcore closes an idle connection whenever the pool holds more
+            # than the keep-alive count, so a smaller one churned TCP connections at c > 32.
             limits = httpx.Limits(
-                max_connections=64, max_keepalive_connections=32, keepalive_expiry=30
+                max_connections=64, max_keepalive_connections=64, keepalive_expiry=30
             )
             self._http = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.settings.request_timeout_ms / 1000.0),
-                limits=limits,
+                transport=make_transport(limits),
                 headers=self._base_headers(),
                 follow_redirects=False,
                 trust_env=False,
+                event_hooks={"response": [_mark_response_started]},
             )
         return self._http
 
@@ -491,6 +496,13 @@ class OpenRouterClient:
 
 
 # ---- helpers --------------------------------------------------------------------------------
+
+
+async def _mark_response_started(response: httpx.Response) -> None:
+    """Response headers arrived: a transport error from here on is not a refused upload."""
+    from .classify import RESPONSE_STARTED
+
+    response.request.extensions[RESPONSE_STARTED] = True
 
 
 def _looks_like_success(data: Any) -> bool:

@@ -42,6 +42,38 @@ def load_ipython_extension(ipython: Any) -> None:
         return
     ipython.register_magics(OpenRouterMagics(shell=ipython))
     _route_logs()
+    _warm_after_this_cell(ipython)
+
+
+# What a first chat cell imports besides the tool and the client (see ``or_magic._warm``).
+_FIRST_CELL_MODULES = (
+    "or_magic.magics._interp",
+    "or_magic.magics._live",
+    "or_magic.usage",
+    "or_magic.display",
+)
+
+
+def _warm_after_this_cell(ipython: Any) -> None:
+    """Once the ``%load_ext`` cell has finished, warm the first chat cell's imports and the HTTP
+    client in a background thread (``or_magic._warm``): not during the load, which stays cheap."""
+    events = getattr(ipython, "events", None)
+    if events is None:
+        return
+
+    def start(*_: Any) -> None:
+        try:
+            events.unregister("post_run_cell", start)
+        except ValueError:
+            pass
+        from .._warm import start as warm
+
+        warm(modules=_FIRST_CELL_MODULES)
+
+    try:
+        events.register("post_run_cell", start)
+    except Exception:  # an optimisation only (an unusual shell without the event)
+        pass
 
 
 def _route_logs() -> None:

@@ -129,11 +129,21 @@ def main(argv: list[str] | None = None) -> int:
             except OSError as exc:
                 return _fail(f"cannot serve on {args.host}:{port}: {exc.strerror or exc}", 1)
         else:
-            from ._server import build_server
-            from ._stdio import serve_stdio
+            from ._fast import load_fast_cache
 
-            server = build_server(use_cache=True)
-            asyncio.run(serve_stdio(server))
+            cache = None
+            if not os.environ.get("OR_MAGIC_MCP_NO_FAST"):
+                cache = load_fast_cache(settings.state_root)
+            if cache is not None:  # answer the handshake while the SDK imports
+                from ._fast import serve_stdio_fast
+
+                asyncio.run(serve_stdio_fast(cache))
+            else:
+                from ._server import build_server
+                from ._stdio import serve_stdio
+
+                server = build_server(use_cache=True)
+                asyncio.run(serve_stdio(server))
     except KeyboardInterrupt:
         pass
     return 0

@@ -44,6 +44,11 @@ def jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str, ensure_ascii=False))
 
 
+def dump_data(value: Any) -> str:
+    """Compact JSON text of a result's data (odd values as strings, like ``jsonable``)."""
+    return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
 def error_text(result: ToolResult) -> str:
     lines = [result.text or f"{result.tool} failed"]
     lines.append("")
@@ -61,7 +66,11 @@ def to_call_result(
     *,
     structured: bool,
     settings: Settings,
+    structured_json: str | None = None,
 ) -> types.CallToolResult:
+    """``structured_json``: ``result.data`` already serialised (``dump_data``), so a structured
+    result is encoded once; the text block is that same compact JSON (the C encoder: indented
+    output goes through json's pure-Python encoder, most of a warm search_models call)."""
     if result.is_error:
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=error_text(result))],
@@ -74,12 +83,9 @@ def to_call_result(
     content: list[Any] = []
     structured_content: dict[str, Any] | None = None
     if structured and result.data is not None:
-        structured_content = jsonable(result.data)
-        content.append(
-            types.TextContent(
-                type="text", text=json.dumps(structured_content, indent=2, ensure_ascii=False)
-            )
-        )
+        raw = structured_json if structured_json is not None else dump_data(result.data)
+        structured_content = json.loads(raw)
+        content.append(types.TextContent(type="text", text=raw))
     elif result.text:
         content.append(types.TextContent(type="text", text=result.text))
     media_blocks, notes, saved = _media_blocks(result.media, settings)

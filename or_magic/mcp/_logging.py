@@ -67,7 +67,8 @@ def configure_process_logging(level_name: str) -> None:
     logging.captureWarnings(True)
     warnings_logger = logging.getLogger("py.warnings")
     warnings_logger.setLevel(max(level, logging.WARNING))
-    quiet_warnings()
+    # The SDK's deprecation warnings are silenced by ``build_server`` (``quiet_warnings``): not
+    # here, which runs before the stdio fast path and must not import the SDK.
 
 
 def quiet_warnings() -> None:

@@ -40,7 +40,6 @@ INSTRUCTIONS = (
     "UPSTREAM_REFUSED, ...); a result with _meta.code JOB_STILL_RUNNING is a success: resume it "
     "with the matching status tool. Saved media are returned as file links (_meta.save_path)."
 )
-CACHE_FORMAT = 1
 
 
 @dataclass
@@ -68,6 +67,7 @@ class OrMagicServer(Server):
         tools: list[dict[str, Any]],
         structured: set[str],
         call_log_level: str = "info",
+        output_models: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(
             SERVER_NAME,
@@ -86,7 +86,7 @@ class OrMagicServer(Server):
         self.stats = ServerStats()
         self._tools_result: types.ListToolsResult | None = None
         self._schemas = {t["name"]: t.get("inputSchema") for t in tools}
-        self._validators: dict[str, Any] = {}
+        self._output_models: dict[str, Any] = dict(output_models or {})
         self.requests_in_flight = 0
         self.middleware.append(self._count_requests)
 
@@ -116,7 +116,15 @@ class OrMagicServer(Server):
             self._tools_result = types.ListToolsResult(
                 tools=[types.Tool.model_validate(t) for t in self.tool_dicts]
             )
+            self.warm()
         return self._tools_result
+
+    def warm(self) -> None:
+        """The host has the catalogue and will call a tool next: import the tool families and
+        prepare the HTTP client meanwhile, in a background thread (``or_magic._warm``)."""
+        from or_magic._warm import start
+
+        start(self.tool_names, modules=_FIRST_CALL_MODULES)
 
     def _input_schema_of(self, name: str) -> dict[str, Any] | None:
         return self._schemas.get(name)
@@ -182,15 +190,17 @@ class OrMagicServer(Server):
         from or_magic.errors import ErrorCode, ToolError
         from or_magic.result import ToolResult
 
-        from ._adapt import to_call_result
+        from ._adapt import dump_data, to_call_result
 
         structured = name in self.structured
         settings = _settings()
         if settings.offline:  # every result says so, even those the core returns early
             result.meta.setdefault("offline", True)
+        raw: str | None = None
         try:
             if structured and not result.is_error:
-                problem = self._check_output(name, result.data)
+                raw = dump_data(result.data) if result.data is not None else None
+                problem = self._check_output(name, raw)
                 if problem is not None:
                     log.error("mcp.output_schema_mismatch", tool=name, problem=problem)
                     result = ToolResult.from_error(
@@ -206,7 +216,10 @@ class OrMagicServer(Server):
                         ),
                         meta={k: v for k, v in result.meta.items() if k == "offline"},
                     )
-            return to_call_result(result, structured=structured, settings=settings)
+                    raw = None
+            return to_call_result(
+                result, structured=structured, settings=settings, structured_json=raw
+            )
         except Exception as exc:  # the adapter must never turn a result into a protocol error
             log.error("mcp.adapt_failed", tool=name, error=type(exc).__name__, message=str(exc))
             return types.CallToolResult(
@@ -221,26 +234,47 @@ class OrMagicServer(Server):
                 _meta={"code": "INTERNAL"},
             )
 
-    def _check_output(self, name: str, data: Any) -> str | None:
-        """Validate ``data`` against the advertised ``outputSchema`` as a client would."""
+    def _check_output(self, name: str, data: str | None) -> str | None:
+        """Validate ``data`` (the JSON text of the result's data) against the tool's output
+        model, strictly, as JSON on the wire.
+
+        The advertised ``outputSchema`` is generated from that model, so strict JSON-mode
+        validation through pydantic (already loaded) checks what a client's JSON Schema validator
+        would, without ``jsonschema``: importing it next to JupyterLab pulls in
+        ``rfc3987_syntax``, whose grammar build at import stalled the first structured call ~3.5 s.
+        """
         if data is None:
             return "no structured data"
-        validator = self._validators.get(name)
-        if validator is None:
-            from jsonschema import Draft202012Validator
+        model = self._output_models.get(name)
+        if model is None:
+            from or_magic.tools.registry import get_tool
 
-            schema = next(t.get("outputSchema") for t in self.tool_dicts if t["name"] == name)
-            validator = Draft202012Validator(schema)
-            self._validators[name] = validator
-        from jsonschema.exceptions import best_match
+            spec = get_tool(name)
+            model = getattr(spec, "output_model", None)
+            if model is None:  # nothing to check against (the schema came from elsewhere)
+                return None
+            self._output_models[name] = model
+        from pydantic import ValidationError
 
-        from ._adapt import jsonable
+        try:
+            model.model_validate_json(data, strict=True)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = "/".join(str(p) for p in err.get("loc", ())) or "(root)"
+            return f"{where}: {err.get('msg', 'invalid')}"[:300]
+        return None
 
-        err = best_match(validator.iter_errors(jsonable(data)))
-        if err is None:
-            return None
-        where = "/".join(str(p) for p in err.absolute_path) or "(root)"
-        return f"{where}: {err.message}"[:300]
+
+# What a first tools/call imports besides its tool family and the HTTP client.
+_FIRST_CALL_MODULES = (
+    "or_magic.mcp._adapt",
+    "or_magic.usage",
+    "or_magic.media.sources",
+    "or_magic.media.image",
+    "or_magic.media.offload",
+    "PIL.Image",
+    "PIL.JpegImagePlugin",
+)
 
 
 def progress_message(p: Progress) -> str | None:
@@ -292,35 +326,47 @@ def build_catalog(specs: list[ToolSpec] | None = None) -> list[dict[str, Any]]:
 
 
 def _package_fingerprint() -> str:
-    """Size + mtime of every module of the package, and the versions that shape the schemas."""
-    import hashlib
+    from ._catalog_key import package_fingerprint
 
-    import mcp
-    import pydantic
+    return package_fingerprint()
 
-    root = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256()
-    h.update(
-        f"{CACHE_FORMAT}|{__version__}|{pydantic.VERSION}|{getattr(mcp, '__version__', '')}".encode()
-    )
-    stack = [root]
-    entries: list[str] = []
-    while stack:
-        d = stack.pop()
-        try:
-            with os.scandir(d) as it:
-                for e in it:
-                    if e.is_dir(follow_symlinks=False):
-                        if e.name not in ("__pycache__", "assets") and not e.name.startswith("."):
-                            stack.append(Path(e.path))
-                    elif e.name.endswith(".py"):
-                        st = e.stat()
-                        entries.append(f"{e.path}|{st.st_size}|{st.st_mtime_ns}")
-        except OSError:
-            continue
-    for line in sorted(entries):
-        h.update(line.encode())
-    return h.hexdigest()[:32]
+
+def fast_handshake(tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """What ``_fast`` needs to answer ``initialize`` and ``tools/list`` as the SDK would, before
+    it is imported: the results in their wire form per handshake protocol version (through the
+    SDK's own per-version serializer), the accepted versions and the latest one."""
+    from mcp_types import methods
+    from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
+
+    probe = OrMagicServer(tools=[], structured=set())
+    opts = probe.create_initialization_options()
+    init_by_version: dict[str, Any] = {}
+    tools_by_version: dict[str, Any] = {}
+    plain = json.dumps({"tools": tools}, sort_keys=True)
+    for version in HANDSHAKE_PROTOCOL_VERSIONS:
+        init = types.InitializeResult(
+            protocol_version=version,
+            capabilities=opts.capabilities,
+            server_info=types.Implementation(
+                name=opts.server_name,
+                title=opts.title,
+                description=opts.description,
+                version=opts.server_version,
+                website_url=opts.website_url,
+                icons=opts.icons,
+            ),
+            instructions=opts.instructions,
+        ).model_dump(by_alias=True, mode="json", exclude_none=True)
+        init_by_version[version] = methods.serialize_server_result("initialize", version, init)
+        listed = methods.serialize_server_result("tools/list", version, {"tools": tools})
+        if json.dumps(listed, sort_keys=True) != plain:  # only where the version reshapes it
+            tools_by_version[version] = listed
+    return {
+        "init": init_by_version,
+        "tools_by_version": tools_by_version,
+        "versions": list(HANDSHAKE_PROTOCOL_VERSIONS),
+        "latest": LATEST_HANDSHAKE_VERSION,
+    }
 
 
 def cached_catalog(state_root: Path | None) -> list[dict[str, Any]]:
@@ -340,9 +386,14 @@ def cached_catalog(state_root: Path | None) -> list[dict[str, Any]]:
         pass
     tools = build_catalog()
     try:
+        fast: dict[str, Any] | None = fast_handshake(tools)
+    except Exception as exc:  # an SDK without these names: no fast path, nothing else changes
+        log.debug("mcp.fast_handshake_unavailable", error=type(exc).__name__)
+        fast = None
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".tools.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"key": key, "tools": tools}), "utf-8")
+        tmp.write_text(json.dumps({"key": key, "tools": tools, "fast": fast}), "utf-8")
         os.replace(tmp, path)
     except OSError as exc:
         log.debug("mcp.catalog_cache_unwritable", error=type(exc).__name__)
@@ -370,4 +421,7 @@ def build_server(
     else:
         tools = build_catalog()
     structured = {t["name"] for t in tools if t.get("outputSchema") is not None}
-    return OrMagicServer(tools=tools, structured=structured, call_log_level=call_log_level)
+    models = {s.name: s.output_model for s in specs or () if s.output_model is not None}
+    return OrMagicServer(
+        tools=tools, structured=structured, call_log_level=call_log_level, output_models=models
+    )

@@ -85,8 +85,11 @@ async def stdio_streams(
         yield streams
 
 
-async def serve_stdio(server: Any) -> None:
-    """Serve ``server`` on stdin/stdout until EOF, SIGINT or SIGTERM."""
+async def serve_stdio(server: Any, *, stdin: Any = None, stdout: Any = None) -> None:
+    """Serve ``server`` on stdin/stdout until EOF, SIGINT or SIGTERM.
+
+    ``stdin`` / ``stdout``: the wire already claimed by the caller (``_fast``, which answered the
+    handshake itself): lines to read and an async writer; the fds are then left alone here."""
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
     stopping = False
@@ -108,7 +111,13 @@ async def serve_stdio(server: Any) -> None:
         except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - Windows
             pass
     try:
-        async with stdio_streams(getattr(server, "drain", None)) as (read, write):
+        if stdin is not None:
+            from mcp.server.stdio import stdio_server
+
+            streams = stdio_server(stdin=stdin, stdout=stdout)
+        else:
+            streams = stdio_streams(getattr(server, "drain", None))
+        async with streams as (read, write):
             log.info("mcp.stdio.ready", tools=len(server.tool_names))
             await server.run(read, write, server.create_initialization_options())
     except asyncio.CancelledError:

@@ -39,6 +39,7 @@ from .faults import (
     ERROR_TYPES,
     OFFLINE_PROVIDER,
     USER_ID,
+    BodyCutoff,
     Fault,
     RecordedRequest,
     error_body,
@@ -216,6 +217,38 @@ class DoubleApp:
                     return f
         return None
 
+    # ---- request-body faults (BodyCutoff) ----------------------------------------------------
+    def take_body_cutoff(self, method: str, path: str) -> BodyCutoff | None:
+        """The first ``BodyCutoff`` matching this request, counted down (like ``take_fault``)."""
+        with self.lock:
+            for i, f in enumerate(self.faults):
+                if isinstance(f, BodyCutoff) and f.matches_body(method, path):
+                    if f.times is not None:
+                        f.times -= 1
+                        if f.times <= 0:
+                            del self.faults[i]
+                    return f
+        return None
+
+    async def cut_body(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        query: dict[str, str],
+        received: int,
+        send: Send,
+        receive: Receive,
+    ) -> None:
+        """Log the request (status 0, the bytes received so far) and drop the connection."""
+        record = RecordedRequest(
+            method=method, path=path, query=query, headers=headers, json=None, body_size=received
+        )
+        record.status = 0
+        with self.lock:
+            self.requests.append(record)
+        await _close_connection(send, receive)
+
     def new_id(self, prefix: str = "gen", salt: str = "") -> str:
         n = next(self._ids)
         d = hashlib.sha256(f"{n}:{salt}:{time.time_ns()}".encode()).digest()
@@ -294,6 +327,7 @@ class DoubleApp:
 
         buf = bytearray()
         hasher = hashlib.sha256()
+        cutoff = self.take_body_cutoff(method, full_path)
         while True:
             msg = await receive()
             if msg["type"] == "http.disconnect":
@@ -302,6 +336,9 @@ class DoubleApp:
             if chunk:
                 buf += chunk
                 hasher.update(chunk)
+            if cutoff is not None and len(buf) > cutoff.after_bytes:
+                await self.cut_body(method, full_path, headers, query, len(buf), send, receive)
+                return
             if not msg.get("more_body"):
                 break
         size = len(buf)

@@ -376,3 +376,28 @@ def sse_body(events: list[Any], *, done: bool = True) -> bytes:
 
 
 SSE_HEADERS = {"Content-Type": "text/event-stream"}
+
+
+# ---- request-body faults (their own block: matched while the body is still arriving) ----------
+
+
+@dataclass
+class BodyCutoff(Fault):
+    """Close the connection once more than ``after_bytes`` of the request body have arrived,
+    before any response: what a proxy or load balancer does with an oversized upload.
+
+    Matched (and counted down) by the double while it reads a request body, never by the
+    response-phase fault matching; a request whose body stays under ``after_bytes`` passes.
+    """
+
+    after_bytes: int = 1 << 20
+
+    def matches(self, method: str, path: str, model: str | None) -> bool:
+        return False  # not a response fault; see ``matches_body``
+
+    def matches_body(self, method: str, path: str) -> bool:
+        return Fault.matches(self, method, path, None)
+
+    @property
+    def is_failure(self) -> bool:
+        return True

@@ -407,7 +407,9 @@ async def _add_source(
     loaded.blobs.append(blob)
     kind = blob.kind
     if kind == "image":
-        prepared, part = _image_part(blob, s, detail, label)
+        from ..media.offload import run_cpu
+
+        prepared, part = await run_cpu(_image_part, blob, s, detail, label)
         loaded.blobs.append(prepared)
         meta = _input_meta(
             blob, source, sent_mime=_base_mime(prepared.mime), sent_bytes=prepared.size

@@ -8,9 +8,11 @@ error ``ToolResult`` with a code, and the result is stamped (offline flag, laten
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
@@ -299,12 +301,46 @@ def _finish(result: ToolResult, secrets: list[str]) -> None:
 _local = threading.local()
 
 
+_private_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
 def _private_loop() -> asyncio.AbstractEventLoop:
     loop = getattr(_local, "loop", None)
     if loop is None or loop.is_closed():
         loop = asyncio.new_event_loop()
         _local.loop = loop
+        if not _private_loops:
+            atexit.register(_close_private_loops)
+        _private_loops.add(loop)
     return loop
+
+
+def _settle(loop: asyncio.AbstractEventLoop) -> None:
+    """Let callbacks queued by the call itself run (e.g. the finalizer of an async generator
+    httpx left un-closed at the end of a stream), so nothing is left pending on an idle loop."""
+    for _ in range(2):
+        loop.run_until_complete(asyncio.sleep(0))
+
+
+def _close_private_loops() -> None:
+    """At interpreter exit, do what ``asyncio.run`` does for our private loops: cancel what is
+    left, close async generators and the default executor. Without it a streamed call left
+    ``Task was destroyed but it is pending!`` on stderr."""
+    for loop in list(_private_loops):
+        if loop.is_closed() or loop.is_running():
+            continue
+        try:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for t in pending:
+                t.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        except Exception:  # exiting: best effort, never a traceback
+            pass
+        finally:
+            loop.close()
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -318,6 +354,7 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         loop = None
+    private = loop is None
     if loop is None:
         loop = _private_loop()
     else:
@@ -335,6 +372,12 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
             except BaseException:
                 pass
         raise
+    finally:
+        if private and not loop.is_closed():
+            try:
+                _settle(loop)
+            except BaseException:  # a second Ctrl-C while settling: the loop is closed at exit
+                pass
 
 
 def call_tool_sync(

@@ -8,6 +8,7 @@ refresh fails after a successful fetch.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ToolError
@@ -140,3 +141,52 @@ def is_free(model: dict[str, Any]) -> bool:
         except (TypeError, ValueError):
             continue
     return bool(nums) and all(n == 0 for n in nums)
+
+
+# ---- per-catalog search index ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """What a search needs of one model, computed once per catalog version, not per call."""
+
+    model: dict[str, Any]
+    id_lower: str
+    name_lower: str
+    ins: frozenset[str]
+    outs: frozenset[str]
+    free: bool
+    line: str  # the model's line in search_models' text
+
+
+_INDEXES: dict[int, tuple[list[dict[str, Any]], list[Indexed]]] = {}
+
+
+def search_index(models: list[dict[str, Any]]) -> list[Indexed]:
+    """The index of this catalog list (a refresh makes a new list, hence a new index)."""
+    hit = _INDEXES.get(id(models))
+    if hit is not None and hit[0] is models:
+        return hit[1]
+    index = []
+    for m in models:
+        ins, outs = modalities(m)
+        free = is_free(m)
+        line = (
+            f"- {m['id']}{' (free)' if free else ''}: "
+            f"{'+'.join(sorted(ins)) or '?'} -> {'+'.join(sorted(outs)) or '?'}"
+        )
+        index.append(
+            Indexed(
+                m,
+                m["id"].lower(),
+                str(m.get("name", "")).lower(),
+                frozenset(ins),
+                frozenset(outs),
+                free,
+                line,
+            )
+        )
+    if len(_INDEXES) >= 4:  # one per backend in practice; old catalog versions go
+        _INDEXES.clear()
+    _INDEXES[id(models)] = (models, index)  # the list is held, so its id is not reused
+    return index

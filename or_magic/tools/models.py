@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -9,7 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..errors import SUGGEST_SEARCH_MODELS, ErrorCode, ToolError
 from ..result import ToolResult
 from .base import Annotations, ToolContext, ToolSpec, describe
-from .catalog import close_matches, ensure_catalog, find_model, is_free, modalities
+from .catalog import (
+    Indexed,
+    close_matches,
+    ensure_catalog,
+    find_model,
+    is_free,
+    modalities,
+    search_index,
+)
 from .common import StrictModel, split_suffix
 
 InMod = Literal["text", "image", "audio", "video", "file"]
@@ -75,17 +84,14 @@ class SearchOutput(BaseModel):
     next_offset: int | None
 
 
-def _matches(m: dict[str, Any], a: SearchInput) -> bool:
-    mid = m["id"].lower()
-    if a.query:
-        q, _ = split_suffix(a.query.lower())
-        if q not in mid and q not in str(m.get("name", "")).lower():
-            return False
-    if a.provider and not mid.startswith(a.provider.lower() + "/"):
-        return False
-    ins, outs = modalities(m)
+def _matcher(a: SearchInput) -> Callable[[Indexed], bool]:
+    """The filter for these arguments, with everything that does not depend on the model
+    worked out once (the catalog side is precomputed in ``search_index``)."""
+    q = split_suffix(a.query.lower())[0] if a.query else None
+    prefix = a.provider.lower() + "/" if a.provider else None
     need_in = set(a.input_modalities or [])
     need_out = set(a.output_modalities or [])
+    any_out: list[set[str]] = []
     cap = a.capabilities
     if cap:
         for flag, mod in ((cap.vision, "image"), (cap.audio, "audio"), (cap.video, "video")):
@@ -96,22 +102,34 @@ def _matches(m: dict[str, Any], a: SearchInput) -> bool:
             (cap.audio_output, {"audio", "speech"}),
             (cap.video_output, {"video"}),
         ):
-            if flag and not (outs & mods):
-                return False
-    if not need_in <= ins or not need_out <= outs:
-        return False
-    return not (a.free_only and not is_free(m))
+            if flag:
+                any_out.append(mods)
+    free_only = bool(a.free_only)
+
+    def match(m: Indexed) -> bool:
+        if q is not None and q not in m.id_lower and q not in m.name_lower:
+            return False
+        if prefix is not None and not m.id_lower.startswith(prefix):
+            return False
+        if any_out and not all(m.outs & mods for mods in any_out):
+            return False
+        if not need_in <= m.ins or not need_out <= m.outs:
+            return False
+        return not (free_only and not m.free)
+
+    return match
 
 
 async def search_models(args: SearchInput, ctx: ToolContext) -> ToolResult:
     models, info = await ensure_catalog(ctx)
-    hits = [m for m in models if _matches(m, args)]
+    match = _matcher(args)
+    hits = [m for m in search_index(models) if match(m)]
     total = len(hits)
     limit, offset, clamped = clamp_paging(args.limit, args.offset)
     page = hits[offset : offset + limit]
     has_more = offset + limit < total
     data: dict[str, Any] = {
-        "results": page,
+        "results": [m.model for m in page],
         "offset": offset,
         "limit": limit,
         "total": total,
@@ -126,12 +144,7 @@ async def search_models(args: SearchInput, ctx: ToolContext) -> ToolResult:
             + "; ".join(f"{k} {v['given']} was clamped to {v['used']}" for k, v in clamped.items())
             + f" ({k_range()})."
         )
-    for m in page:
-        ins, outs = modalities(m)
-        free = " (free)" if is_free(m) else ""
-        lines.append(
-            f"- {m['id']}{free}: {'+'.join(sorted(ins)) or '?'} -> {'+'.join(sorted(outs)) or '?'}"
-        )
+    lines.extend(m.line for m in page)
     meta: dict[str, Any] = {"catalog": info}
     return ToolResult(tool="search_models", text="\n".join(lines), data=data, meta=meta)
 

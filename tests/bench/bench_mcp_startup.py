@@ -4,8 +4,10 @@
 
 1. Cold start to the first ``tools/list`` over stdio (spawn → initialize → initialized →
    tools/list answered), median of N, for ``python -m or_magic.mcp`` next to a bare ``MCPServer``
-   with one tool measured in the same run (the SDK floor), runs interleaved. Target: ≤ 1.1× the
-   floor. The first or_magic start (tools/list cache cold) is reported separately.
+   with one tool measured in the same run (the SDK floor), runs interleaved, also without the
+   stdio fast path (``OR_MAGIC_MCP_NO_FAST=1``) and, when ``npm install
+   openrouter-mcp-multimodal`` works (into a temp dir), the Node server (issue 16: target <= 1.0x
+   Node). The first or_magic start (tools/list cache cold) is reported separately.
 2. p50 round trip of a ``chat_completion`` ``tools/call`` through stdio against the double
    (loopback), with the bare ``POST /chat/completions`` p50 of the same body for scale.
 """
@@ -127,6 +129,40 @@ def server_env(state: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def node_server(tmp: Path) -> list[str] | None:
+    """The Node server from npm, installed into a temp dir (never the repo); None to skip.
+
+    The published npm version may lag the Node repository the issue's figures came from.
+    """
+    npm = shutil.which("npm")
+    node = shutil.which("node")
+    if not npm or not node:
+        print("[startup] Node comparison skipped: node/npm not installed")
+        return None
+    pkg = "openrouter-mcp-multimodal"
+    where = tmp / "node"
+    where.mkdir()
+    try:
+        subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(where), pkg],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    except (subprocess.SubprocessError, OSError) as exc:
+        print(
+            f"[startup] Node comparison skipped: `npm install {pkg}` failed ({type(exc).__name__})"
+        )
+        return None
+    bin_dir = where / "node_modules" / ".bin"
+    entries = sorted(bin_dir.iterdir()) if bin_dir.is_dir() else []
+    if not entries:
+        print(f"[startup] Node comparison skipped: {pkg} has no executable")
+        return None
+    print(f"[startup] Node server: {entries[0].name} from npm (may lag the repository)")
+    return [str(entries[0])]
+
+
 def bench_startup(runs: int, base_url: str) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="or_magic-bench-"))
     try:
@@ -144,18 +180,33 @@ def bench_startup(runs: int, base_url: str) -> None:
         for _ in range(2):  # warm the OS file cache for both
             time_to_first_list(ours_cmd, ours_env)
             time_to_first_list(bare_cmd, bare_env)
+        slow_env = {**ours_env, "OR_MAGIC_MCP_NO_FAST": "1"}
+        node = node_server(tmp)
         ours: list[float] = []
         floor: list[float] = []
-        for _ in range(runs):  # interleaved, so drift hits both equally
+        slow: list[float] = []
+        nodes: list[float] = []
+        for _ in range(runs):  # interleaved, so drift hits all equally
             floor.append(time_to_first_list(bare_cmd, bare_env))
             ours.append(time_to_first_list(ours_cmd, ours_env))
+            slow.append(time_to_first_list(ours_cmd, slow_env))
+            if node is not None:
+                nodes.append(time_to_first_list(node, bare_env))
         m_ours, m_floor = statistics.median(ours), statistics.median(floor)
+        m_slow = statistics.median(slow)
         ntools = len(json.loads((state / "mcp" / "tools.json").read_text())["tools"])
         print(
             f"[startup] first tools/list over stdio, median of {runs}: "
             f"bare MCPServer (1 tool) {m_floor:.0f} ms | or_magic.mcp ({ntools} tools) {m_ours:.0f} ms "
-            f"| ratio {m_ours / m_floor:.3f} (target <= 1.1)"
+            f"| ratio {m_ours / m_floor:.3f} (target <= 1.1) | without the fast path "
+            f"(OR_MAGIC_MCP_NO_FAST=1) {m_slow:.0f} ms, ratio {m_slow / m_floor:.3f}"
         )
+        if nodes:
+            m_node = statistics.median(nodes)
+            print(
+                f"[startup] Node openrouter-mcp-multimodal {m_node:.0f} ms | or_magic.mcp / Node "
+                f"{m_ours / m_node:.3f} (target <= 1.0)"
+            )
         print(
             f"[startup] or_magic.mcp first start with a cold tools/list cache: {cold_cache:.0f} ms; "
             f"min/max ours {min(ours):.0f}/{max(ours):.0f} ms, floor {min(floor):.0f}/{max(floor):.0f} ms"
@@ -184,7 +235,33 @@ def bench_roundtrip(calls: int, base_url: str) -> None:
             r = proc.request("tools/call", {"name": "chat_completion", "arguments": args})
             times.append((time.perf_counter() - t) * 1000)
             assert r["result"]["isError"] is False, r
+        search = []
+        for _ in range(5):
+            proc.request("tools/call", {"name": "search_models", "arguments": {"query": "gpt"}})
+        for _ in range(calls):
+            t = time.perf_counter()
+            r = proc.request("tools/call", {"name": "search_models", "arguments": {"query": "gpt"}})
+            search.append((time.perf_counter() - t) * 1000)
+            assert r["result"]["isError"] is False, r
         proc.close()
+        bare_path = tmp / "bare_server.py"
+        bare_path.write_text(BARE_SERVER)
+        bp = Proc([sys.executable, str(bare_path)], server_env(tmp / "state"))
+        bp.handshake()
+        bp.request("tools/list")
+        floor = []
+        for i in range(calls + 5):
+            t = time.perf_counter()
+            bp.request("tools/call", {"name": "add", "arguments": {"a": 1, "b": 2}})
+            if i >= 5:
+                floor.append((time.perf_counter() - t) * 1000)
+        bp.close()
+        s50, f50 = statistics.median(search), statistics.median(floor)
+        print(
+            f"[roundtrip] warm search_models tools/call over stdio, {calls} calls: p50 {s50:.2f} ms "
+            f"| bare SDK server's add() p50 {f50:.2f} ms (the SDK + stdio floor) | ratio "
+            f"{s50 / f50:.2f} (Node in issue 16: 1.1 ms, ours then 5.3 ms)"
+        )
         body = {
             "model": args["model"],
             "messages": [{"role": "user", "content": args["prompt"]}],
