@@ -247,7 +247,7 @@ class OrMagicServer(Server):
             return "no structured data"
         model = self._output_models.get(name)
         if model is None:
-            from or_magic.tools.registry import get_tool
+            from or_magic.tools import get_tool
 
             spec = get_tool(name)
             model = getattr(spec, "output_model", None)
