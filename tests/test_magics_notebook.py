@@ -250,8 +250,11 @@ def test_stop_button_and_interrupt_in_a_real_kernel(double: OpenRouterDouble, tm
                 seen["sent"] = True
 
         reply = _run_until_idle(kc, msg_id, on_msg2)
-        assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt"
-        assert "Interrupted generate_image" in seen["stderr"]
+        assert reply["status"] == "error" and reply["ename"] == "OpenRouterInterrupted"
+        # one line, not the asyncio traceback of wherever the signal landed
+        assert len(reply["traceback"]) == 1, reply["traceback"]
+        assert "generate_image interrupted" in reply["traceback"][0]
+        assert "Traceback" not in seen["stderr"]
         # the kernel is healthy afterwards
         out: list[str] = []
         kc.execute_interactive(

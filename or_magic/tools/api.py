@@ -259,6 +259,8 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
                 loop.run_until_complete(task)
             except BaseException:
                 pass
+        elif not task.cancelled():
+            task.exception()  # retrieved: no "Task exception was never retrieved" at exit
         raise
 
 
