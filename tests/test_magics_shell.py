@@ -406,7 +406,55 @@ def test_keyboard_interrupt_cancels_and_reraises(ip, monkeypatch):
     monkeypatch.setattr(api, "call_tool", boom)
     cap, res = run(ip, "%%openrouter video\nx")
     assert isinstance(res.error_in_exec, KeyboardInterrupt)
-    assert "Interrupted generate_video" in cap.stderr and "%openrouter" in cap.stderr
+    lines = [ln for ln in (cap.stdout + cap.stderr).splitlines() if "%openrouter" in ln]
+    assert len(lines) == 1 and "generate_video interrupted" in lines[0], lines
+
+
+def test_real_ctrl_c_during_a_video_is_one_line_with_the_resume_command(ip, monkeypatch):
+    """A real SIGINT while ``%%openrouter video`` polls: one line naming the job to resume, no
+    asyncio traceback, the hint not repeated; the job is resumable afterwards."""
+    import os
+    import re
+    import signal
+    import time
+
+    monkeypatch.setenv("OPENROUTER_VIDEO_POLL_INTERVAL_MS", "60000")  # blocks until interrupted
+    armed = threading.Event()
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if armed.is_set():  # only inside the cell: a late signal must not abort the session
+            armed.clear()
+            raise KeyboardInterrupt
+
+    from or_magic.config import get_settings
+    from or_magic.jobs import get_job_store
+
+    store = get_job_store(get_settings())
+
+    def interrupt_once_submitted() -> None:  # once the job is registered, i.e. resumable
+        deadline = time.monotonic() + 60
+        while not store.list(kind="video") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        armed.set()
+        threading.Thread(target=interrupt_once_submitted, daemon=True).start()
+        cap, res = run(ip, "%%openrouter video\nwaves at dusk")
+    finally:
+        armed.clear()
+        signal.signal(signal.SIGINT, previous)
+    assert isinstance(res.error_in_exec, KeyboardInterrupt)
+    text = cap.stdout + cap.stderr
+    assert "Traceback" not in text and "asyncio" not in text and "base_events" not in text, text
+    hints = [ln for ln in text.splitlines() if "resume with %openrouter status" in ln]
+    assert len(hints) == 1, text
+    m = re.search(r"%openrouter status (\S+)", hints[0])
+    assert m and m.group(1).startswith("job_"), hints[0]
+    monkeypatch.setenv("OPENROUTER_VIDEO_POLL_INTERVAL_MS", "50")
+    cap, res = run(ip, f"%openrouter status {m.group(1)} --wait")
+    assert res.error_in_exec is None, cap.stdout
 
 
 # ---- background jobs --------------------------------------------------------------------------------
@@ -453,6 +501,21 @@ def test_background_job_cancel_and_failure(ip):
 
 
 # ---- line commands ---------------------------------------------------------------------------------
+
+
+def test_an_unknown_model_is_answered_with_magic_commands_not_mcp_tools(ip):
+    from or_magic.errors import SUGGEST_SEARCH_MODELS
+
+    cap, res = run(ip, "%%openrouter -m acme/no-such-model\nhi")
+    err = res.error_in_exec
+    assert err.code == "MODEL_NOT_FOUND"
+    said = " ".join(err.suggestions)
+    assert "%openrouter models" in said and "%openrouter info" in said
+    assert "search_models" not in said and "validate_model" not in said
+    assert SUGGEST_SEARCH_MODELS in err.result.suggestions  # the core keeps the MCP wording
+    assert "search_models" not in cap.stdout + cap.stderr
+    _, res = run(ip, "%openrouter info acme/no-such-model")
+    assert "%openrouter models" in " ".join(res.error_in_exec.suggestions)
 
 
 def test_line_commands(ip):

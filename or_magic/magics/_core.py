@@ -18,7 +18,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from traitlets import Bool, Dict, Enum, Float, Int, Unicode
 
 from . import _parsing as P
-from ._errors import OpenRouterCancelled, OpenRouterCellError
+from ._errors import OpenRouterCancelled, OpenRouterCellError, OpenRouterInterrupted
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._live import Panel, StreamView
@@ -269,6 +269,7 @@ class OpenRouterMagics(Magics):
             finally:
                 if ticker is not None:
                     ticker.cancel()
+                    await asyncio.gather(ticker, return_exceptions=True)
 
         if panel is not None:
             # may be called from the Stop button's subshell thread: cancel thread-safely
@@ -283,13 +284,12 @@ class OpenRouterMagics(Magics):
         try:
             result = run_sync(go())
         except KeyboardInterrupt:
-            hint = self._resume_hint(tool, started)
+            # one line, from the exception: not the panel too, and no trip through the loop
             if panel is not None:
-                panel.end("interrupted", hint)
+                panel.end("interrupted")
             if view is not None:
                 view.fail("interrupted")
-            print(f"Interrupted {tool}. {hint}".strip(), file=sys.stderr)
-            raise
+            raise OpenRouterInterrupted(tool, self._resume_hint(tool, started)) from None
         except asyncio.CancelledError:
             hint = self._resume_hint(tool, started)
             if panel is not None:
@@ -1126,11 +1126,17 @@ def _md_cell(v: Any) -> str:
     return md_escape(str(v)).replace("|", "\\|").replace("\n", " ")
 
 
-def _table_bundle(header: tuple[str, ...], rows: list[tuple[Any, ...]], empty: str) -> Any:
+def _table_bundle(
+    header: tuple[str, ...], rows: list[tuple[Any, ...]], empty: str, *, bold_last: bool = False
+) -> Any:
+    """Markdown and plain-text renderings of one table (``bold_last``: a totals row, bold in
+    Markdown only, so the terminal never shows ``**``)."""
     if not rows:
         return ({"text/markdown": empty or "(none)", "text/plain": empty or "(none)"}, {})
     md = ["| " + " | ".join(_md_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
     md += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
+    if bold_last:
+        md[-1] = "| " + " | ".join(f"**{_md_cell(c)}**" for c in rows[-1]) + " |"
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
     plain = [
         "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
@@ -1194,34 +1200,21 @@ def _info_bundle(raw: Any) -> Any:
 
 
 def _usage_bundle(rows: list[Any], total: Any) -> Any:
-    from ..display import format_cost
+    from ..display import format_spend
 
-    table = [
-        (
-            u.model,
-            u.calls,
-            u.prompt_tokens,
-            u.completion_tokens,
-            format_cost(u.cost_usd) or "$0",
-            u.offline_calls,
-        )
-        for u in sorted(rows, key=lambda u: -u.cost_usd)
-    ]
+    def row(u: Any, name: str) -> tuple[Any, ...]:
+        cost = format_spend(u.cost_usd, u.simulated_cost_usd) or "$0"
+        return (name, u.calls, u.prompt_tokens, u.completion_tokens, cost, u.offline_calls)
+
+    order = sorted(rows, key=lambda u: (-u.cost_usd, -u.simulated_cost_usd))
+    table = [row(u, u.model) for u in order]
     if table:
-        table.append(
-            (
-                "**total**",
-                total.calls,
-                total.prompt_tokens,
-                total.completion_tokens,
-                format_cost(total.cost_usd) or "$0",
-                total.offline_calls,
-            )
-        )
+        table.append(row(total, "total"))
     return _table_bundle(
         ("model", "calls", "prompt tokens", "completion tokens", "cost", "offline calls"),
         table,
         empty="No calls yet in this session.",
+        bold_last=bool(table),
     )
 
 
