@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.inspector,
     pytest.mark.skipif(shutil.which("npx") is None, reason="npx (Node.js) is not installed"),
 ]
 
