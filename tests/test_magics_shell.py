@@ -397,6 +397,24 @@ def test_stop_button_cancels_a_blocking_job(ip):
     assert "stopped" in outs[0]["data"]["text/plain"]
 
 
+def test_a_stop_click_before_the_request_starts_still_stops_it(ip, monkeypatch):
+    """On a busy machine the click can come before the task exists: it must not be lost."""
+    from or_magic.magics import _live
+
+    get_magics(ip).widgets = "on"
+    get_offline_double().inject(Fault("/chat/completions", delay_s=30))
+    start = _live.Panel.start
+
+    def start_then_click(self):
+        start(self)
+        self._stop_clicked()  # the task that run_sync will create does not exist yet
+
+    monkeypatch.setattr(_live.Panel, "start", start_then_click)
+    _, res = run(ip, "%%openrouter image\nA slow cat")
+    assert type(res.error_in_exec).__name__ == "OpenRouterCancelled"
+    assert not get_offline_double().requests_to("/chat/completions")  # nothing was sent
+
+
 def test_keyboard_interrupt_cancels_and_reraises(ip, monkeypatch):
     import or_magic.tools.api as api
 

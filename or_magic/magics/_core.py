@@ -256,8 +256,10 @@ class OpenRouterMagics(Magics):
         started = time.time()
 
         async def go() -> Any:
-            state["task"] = asyncio.current_task()
             state["loop"] = asyncio.get_running_loop()
+            state["task"] = asyncio.current_task()
+            if state.get("stop"):  # Stop was clicked before the task existed
+                raise asyncio.CancelledError
             ticker = asyncio.ensure_future(_tick(panel)) if panel is not None else None
             try:
                 return await call_tool(
@@ -272,12 +274,15 @@ class OpenRouterMagics(Magics):
                     await asyncio.gather(ticker, return_exceptions=True)
 
         if panel is not None:
-            # may be called from the Stop button's subshell thread: cancel thread-safely
-            panel.on_stop = lambda: (
-                state["loop"].call_soon_threadsafe(state["task"].cancel)
-                if "task" in state
-                else None
-            )
+            # may be called from the Stop button's subshell thread: cancel thread-safely. A click
+            # before the task exists is remembered (flag first, then look for the task; go()
+            # sets the task first, then looks at the flag: one of the two always sees the other).
+            def on_stop() -> None:
+                state["stop"] = True
+                if "task" in state:
+                    state["loop"].call_soon_threadsafe(state["task"].cancel)
+
+            panel.on_stop = on_stop
             panel.start()
         elif view is not None:
             view.start()
