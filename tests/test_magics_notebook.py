@@ -234,7 +234,7 @@ def test_stop_button_and_interrupt_in_a_real_kernel(double: OpenRouterDouble, tm
         reply = _run_until_idle(kc, msg_id, on_msg)
         assert reply["status"] == "error" and reply["ename"] == "OpenRouterCancelled"
         assert state["mcp"] == 200
-        assert time.monotonic() - state["clicked"] < 5  # not the 20 s the request would take
+        assert time.monotonic() - state["clicked"] < 15  # not the 20 s the request would take
         updates = [m for m in state["outputs"] if m["msg_type"] == "update_display_data"]
         assert any("stopped" in m["content"]["data"].get("text/plain", "") for m in updates)
 

@@ -509,12 +509,12 @@ def test_background_job_cancel_and_failure(ip):
     from or_magic.magics import OpenRouterCancelled, OpenRouterCellError
 
     with pytest.raises(OpenRouterCancelled):
-        job.wait(timeout=10)
+        job.wait(timeout=60)
     get_offline_double().reset()
     get_offline_double().inject(Fault("/chat/completions", status=401, times=None))
     run(ip, "%%openrouter --background -o t_job3\nbad key")
     with pytest.raises(OpenRouterCellError) as exc:
-        ip.user_ns["t_job3"].wait(timeout=10)
+        ip.user_ns["t_job3"].wait(timeout=60)
     assert exc.value.code == "INVALID_CREDENTIALS"
 
 

@@ -171,4 +171,4 @@ def test_inspector_over_streamable_http_with_the_token(double, tmp_path):
         assert r.returncode != 0 and "valid" not in r.stdout
     finally:
         p.terminate()
-        assert p.wait(timeout=10) == 0
+        assert p.wait(timeout=60) == 0
