@@ -17,13 +17,23 @@ from typing import Any
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
+from or_magic.testing import Fault, OpenRouterDouble
 
-from or_magic.testing import Fault, OpenRouterDouble  # noqa: E402
+nbformat: Any = None
+nbclient: Any = None
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _jupyter_stack() -> None:
+    """Imported when a test here runs, not at collection: the default run deselects this file,
+    and importing ipykernel and nbclient costs seconds of CPU."""
+    global nbformat, nbclient
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+
 
 NOTEBOOK = Path(__file__).parent / "notebooks" / "magics_e2e.ipynb"
 # Fake keys, shaped like real ones and easy to spot; built at run time so the tree holds no key.
