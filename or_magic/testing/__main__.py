@@ -49,11 +49,13 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         # The ready line comes after bind *and* after the server accepts requests: a script may
         # start sending the moment it reads it. Ctrl-C from here on always stops cleanly (exit 0).
-        print(
+        # one write with its newline (print() writes the end separately: a signal between the
+        # two would glue the next line onto this one)
+        sys.stdout.write(
             f"OpenRouter double serving at {double.base_url}  (Ctrl-C to stop)\n"
-            f"  export OPENROUTER_BASE_URL={double.base_url}",
-            flush=True,
+            f"  export OPENROUTER_BASE_URL={double.base_url}\n"
         )
+        sys.stdout.flush()
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
