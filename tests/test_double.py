@@ -593,11 +593,14 @@ def test_cli_serves_until_interrupted(how: str) -> None:
     import queue
     import signal
 
+    from tests.conftest import default_sigint
+
     proc = subprocess.Popen(
         [sys.executable, "-m", "or_magic.testing", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,  # a suite run as a background job ignores SIGINT
     )
     lines: queue.Queue[str] = queue.Queue()
 

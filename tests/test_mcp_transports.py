@@ -19,7 +19,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from or_magic.testing import Fault
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, default_sigint
 
 pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore::mcp.MCPDeprecationWarning")]
 
@@ -58,6 +58,7 @@ def spawn(args: list[str], env: dict[str, str], **kw: Any) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         env=env,
         cwd=str(REPO),
+        preexec_fn=default_sigint,  # the tests Ctrl-C it, even when the suite ignores SIGINT
         **kw,
     )
 
