@@ -81,11 +81,12 @@ def main(extra: Sequence[str] = (), *, dry_run: bool = False) -> int:
     notebook = find_notebook()
     euid = _euid()
     cmd = build_command(notebook, extra, euid=euid)
-    mode = (
-        "live (OPENROUTER_API_KEY is set)"
-        if os.environ.get("OPENROUTER_API_KEY")
-        else "offline: no OPENROUTER_API_KEY, the built-in OpenRouter double answers"
-    )
+    if os.environ.get("OPENROUTER_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        mode = "offline (OPENROUTER_OFFLINE): the built-in OpenRouter double answers"
+    elif os.environ.get("OPENROUTER_API_KEY"):
+        mode = "live (OPENROUTER_API_KEY is set)"
+    else:
+        mode = "offline: no OPENROUTER_API_KEY, the built-in OpenRouter double answers"
     what = (
         f"the quickstart notebook ({_shown(notebook)})" if notebook is not None else "this folder"
     )
