@@ -1,13 +1,16 @@
-"""``python -m or_magic [demo|tools|call NAME JSON]`` — a quick look at the tool core from a shell.
+"""``python -m or_magic [demo|lab|tools|call NAME JSON]`` — the tool core from a shell.
 
 ``demo`` calls a few tools (on the offline double when there is no ``OPENROUTER_API_KEY``) and
-prints what came back, so a fresh install can be checked in one command.
+prints what came back, so a fresh install can be checked in one command. ``lab`` opens the
+quickstart notebook in JupyterLab (see ``or_magic/_lab.py``: it handles running as root).
+Output piped into ``head`` and the like ends quietly: a closed pipe is not an error here.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -23,11 +26,15 @@ def _print_result(title: str, result: Any) -> None:
     for m in result.media:
         where = m.path or "inline"
         print(f"  media: {m.kind} {m.mime} {m.size_bytes} bytes ({where})")
-    meta = {
-        k: result.meta[k] for k in ("model", "usage", "cost_usd", "latency_ms") if k in result.meta
-    }
+    meta = {k: result.meta[k] for k in ("model", "usage", "latency_ms") if k in result.meta}
     if meta:
         print("  meta:", json.dumps(meta, default=str))
+    if result.cost is not None:
+        from .display import format_cost, format_spend
+
+        cost = format_spend(None, result.cost) if result.offline else format_cost(result.cost)
+        if cost:
+            print("  cost:", cost)
     if result.is_error and result.suggestions:
         print("  suggestions:", "; ".join(result.suggestions))
 
@@ -102,17 +109,46 @@ def demo() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        rc = _main(sys.argv[1:] if argv is None else argv)
+        sys.stdout.flush()  # a closed pipe shows up here, inside the try
+        return rc
+    except BrokenPipeError:
+        # `python -m or_magic tools | head -5`: the reader left; say nothing, like coreutils do.
+        # Point stdout at devnull so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m or_magic", description=__doc__.split("\n\n")[0])
     p.add_argument("--version", action="version", version=f"or_magic {__version__}")
     sub = p.add_subparsers(dest="cmd")
     sub.add_parser("demo", help="call a few tools and print the results (default)")
+    lab = sub.add_parser(
+        "lab",
+        help="open the quickstart notebook in JupyterLab (other arguments go to JupyterLab)",
+        description="JupyterLab on notebooks/quickstart.ipynb; --allow-root is added only when "
+        "running as root; every other argument is passed to JupyterLab, e.g. "
+        "`python -m or_magic lab --no-browser --port 8890`.",
+    )
+    lab.add_argument(
+        "--dry-run", action="store_true", help="print the JupyterLab command, do not run it"
+    )
     sub.add_parser("tools", help="list the tools")
     c = sub.add_parser(
         "call", help='call one tool: python -m or_magic call chat_completion \'{"prompt":"hi"}\''
     )
     c.add_argument("name")
     c.add_argument("arguments", nargs="?", default="{}")
-    args = p.parse_args(argv)
+    args, extra = p.parse_known_args(argv)
+    if args.cmd == "lab":
+        from . import _lab
+
+        return _lab.main(extra, dry_run=args.dry_run)
+    if extra:
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.cmd in (None, "demo"):
         return demo()
     from .tools.api import call_tool_sync, list_tools

@@ -80,7 +80,22 @@ def format_cost(cost: float | None) -> str | None:
         return "$0"
     if cost < 0.01:
         return f"${cost:.6f}".rstrip("0")
-    return f"${cost:.4f}".rstrip("0").rstrip(".")
+    whole, _, cents = f"{cost:.4f}".rstrip("0").partition(".")
+    return f"${whole}.{cents.ljust(2, '0')}"  # money: $1.60, not $1.6
+
+
+def format_spend(cost: float | None, simulated: float | None = None) -> str | None:
+    """A cost for people: real spend as is; the offline double's figure marked as simulated.
+
+    ``$1.60 simulated, offline`` for an offline result, so a made-up price never reads as money
+    spent; ``$0.02 + $1.60 simulated`` when a session mixed both.
+    """
+    real = format_cost(cost) if cost else None
+    fake = format_cost(simulated) if simulated else None
+    if fake is None:
+        return real if real is not None else format_cost(cost)
+    fake = f"{fake} simulated, offline"
+    return f"{real} + {fake}" if real else fake
 
 
 def format_latency(ms: Any) -> str | None:
@@ -116,7 +131,7 @@ def footer_parts(result: ToolResult) -> list[str]:
     tok = _tokens(meta)
     if tok:
         parts.append(tok)
-    cost = format_cost(result.cost)
+    cost = format_spend(None, result.cost) if result.offline else format_cost(result.cost)
     if cost:
         parts.append(cost)
     lat = format_latency(meta.get("latency_ms"))

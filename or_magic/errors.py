@@ -85,6 +85,17 @@ class ConfigError(ToolError):
 # Suggestions reused by several classifiers; kept here so wording stays consistent.
 SUGGEST_SEARCH_MODELS = "Use search_models to discover valid model ids"
 SUGGEST_VALIDATE_MODEL = "Use validate_model to pre-flight a model id"
+SUGGEST_OTHER_MODEL = "Try another model (see search_models)"
+SUGGEST_HEALTH_CHECK = "Run health_check to see what the key can do"
+# Suggestions that point at another tool, and which. The wording is for MCP clients (an agent
+# calls that tool); a front-end with its own commands looks the tool up here and says it its own
+# way (the magics: `%openrouter models`), instead of naming tools its user cannot call.
+SUGGESTION_TOOLS: dict[str, str] = {
+    SUGGEST_SEARCH_MODELS: "search_models",
+    SUGGEST_VALIDATE_MODEL: "validate_model",
+    SUGGEST_OTHER_MODEL: "search_models",
+    SUGGEST_HEALTH_CHECK: "health_check",
+}
 SUGGEST_ALLOWLIST = (
     "Private, loopback and link-local addresses are blocked; to allow an internal host on "
     "purpose, add it to OPENROUTER_URL_ALLOWLIST (host, IP or CIDR)"

@@ -1,4 +1,9 @@
-"""Session totals of tokens and cost per model (for ``%openrouter usage`` and the Usage tab)."""
+"""Session totals of tokens and cost per model (for ``%openrouter usage`` and the Usage tab).
+
+Costs the offline double reports are simulated (nothing was spent): they are summed apart, in
+``simulated_cost_usd``, so ``cost_usd`` is always money really spent and a session that never went
+live shows $0, with the simulated figure next to it, marked as such.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ class ModelUsage:
     total_tokens: int = 0
     cost_usd: float = 0.0
     offline_calls: int = 0
+    simulated_cost_usd: float = 0.0
     tools: dict[str, int] = field(default_factory=dict)
 
 
@@ -43,9 +49,11 @@ def record_result(result: ToolResult) -> None:
         u.prompt_tokens += _int(usage.get("prompt_tokens"))
         u.completion_tokens += _int(usage.get("completion_tokens"))
         u.total_tokens += _int(usage.get("total_tokens"))
-        u.cost_usd += float(cost or 0.0)
         if result.offline:
             u.offline_calls += 1
+            u.simulated_cost_usd += float(cost or 0.0)
+        else:
+            u.cost_usd += float(cost or 0.0)
         u.tools[result.tool] = u.tools.get(result.tool, 0) + 1
 
 
@@ -63,6 +71,7 @@ def totals() -> ModelUsage:
         total.total_tokens += u.total_tokens
         total.cost_usd += u.cost_usd
         total.offline_calls += u.offline_calls
+        total.simulated_cost_usd += u.simulated_cost_usd
     return total
 
 

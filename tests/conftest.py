@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,16 @@ def fixtures_dir() -> Path:
 
 
 REVOCABLE_KEY = "sk-or-v1-" + "feedfacecafebeef" * 4
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child a test will Ctrl-C: SIGINT at its default disposition.
+
+    A background job of a shell script (``cmd &``, how CI and nohup-style runners often start
+    the suite) inherits SIGINT *ignored*, through exec; Python then never raises
+    KeyboardInterrupt and a test that sends SIGINT waits for an exit that cannot come.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session")

@@ -111,6 +111,7 @@ def _run(cmd: list[str], *, cwd: Path, env: dict[str, str], timeout: float, what
 
 @pytest.mark.slow
 @pytest.mark.notebook
+@pytest.mark.binder
 @pytest.mark.timeout(900)
 def test_binder_recipe_runs_quickstart(tmp_path: Path) -> None:
     repo = tmp_path / "repo"

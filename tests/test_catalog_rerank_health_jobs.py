@@ -346,7 +346,10 @@ async def test_video_models_are_never_listed_as_free(double):
 async def test_a_cancelled_fetcher_does_not_cancel_the_waiters(double):
     double.inject(Fault(path="/models", method="GET", delay_s=0.4, body=None, status=None))
     first = asyncio.create_task(call_tool("search_models", {"query": "gpt"}))
-    await asyncio.sleep(0.1)  # `first` is now fetching the catalog
+    for _ in range(6000):  # until `first` is fetching the catalog (a request, not a guess)
+        if double.requests_to("/models"):
+            break
+        await asyncio.sleep(0.01)
     second = asyncio.create_task(call_tool("search_models", {"query": "gpt"}))
     await asyncio.sleep(0.05)
     first.cancel()

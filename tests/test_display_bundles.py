@@ -165,3 +165,50 @@ def test_costs_never_pair_up_as_latex_in_markdown():
         "text/markdown"
     ]
     assert "$" not in md.replace("\\$", "")  # every dollar escaped, headers included
+
+
+def test_offline_costs_are_labelled_simulated_in_the_footer_and_the_usage_table():
+    from or_magic import usage
+    from or_magic.display import footer_markdown
+    from or_magic.magics._core import _usage_bundle
+
+    fake = ToolResult(
+        tool="generate_video",
+        text="x",
+        meta={"model": "google/veo-3.1", "cost_usd": 1.6, "offline": True},
+    )
+    real = ToolResult(tool="chat_completion", text="y", meta={"model": "m", "cost_usd": 0.02})
+    assert "$1.60 simulated, offline" in footer_text(fake)
+    assert "\\$1.60 simulated, offline" in footer_markdown(fake)
+    assert "simulated" not in footer_text(real) and "$0.02" in footer_text(real)
+
+    usage.reset()
+    try:
+        usage.record_result(fake)
+        usage.record_result(real)
+        total = usage.totals()
+        assert total.cost_usd == 0.02 and total.simulated_cost_usd == 1.6  # never summed up
+        data, _ = _usage_bundle(usage.snapshot(), total)
+    finally:
+        usage.reset()
+    plain, md = data["text/plain"], data["text/markdown"]
+    assert "**" not in plain, plain  # the terminal shows no Markdown
+    rows = {ln.split()[0]: ln for ln in plain.splitlines()[1:]}
+    assert "$1.60 simulated, offline" in rows["google/veo-3.1"]
+    assert "simulated" not in rows["m"]
+    assert "$0.02 + $1.60 simulated, offline" in rows["total"]
+    assert md.splitlines()[-1].startswith("| **total** |")
+
+
+def test_money_has_cents():
+    from or_magic.display import format_cost
+
+    assert [format_cost(c) for c in (None, 0, 0.000123, 0.5, 1.6, 2, 12.34567)] == [
+        None,
+        "$0",
+        "$0.000123",
+        "$0.50",
+        "$1.60",
+        "$2.00",
+        "$12.3457",
+    ]

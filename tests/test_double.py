@@ -584,23 +584,46 @@ def test_import_is_light() -> None:
     assert out.stdout.split() == ["False", "False"]
 
 
-def test_cli_serves_until_interrupted() -> None:
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGINT at once"])
+def test_cli_serves_until_interrupted(how: str) -> None:
+    """The CLI's ready line means "accepting requests"; a signal any time after it exits 0.
+
+    Waits on what the process says (its lines, its exit), with bounds far above any load, never
+    on a fixed sleep: on a busy machine a start or a shutdown can take seconds.
+    """
+    import queue
     import signal
+
+    from tests.conftest import default_sigint
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "or_magic.testing", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,  # a suite run as a background job ignores SIGINT
     )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:  # readline() has no timeout: read in a thread, wait on the queue
+        for ln in proc.stdout or ():
+            lines.put(ln)
+        lines.put("")  # EOF
+
+    threading.Thread(target=pump, daemon=True).start()
     try:
-        line = proc.stdout.readline() if proc.stdout else ""
+        line = lines.get(timeout=90)
         m = re.search(r"(http://127\.0\.0\.1:\d+/api/v1)", line)
-        assert m, line
-        r = httpx.post(m.group(1) + "/chat/completions", json=CHAT, timeout=5)
-        assert r.status_code == 200
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+        assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
+        if how != "SIGINT at once":  # at once: the moment after the ready line, no request
+            r = httpx.post(m.group(1) + "/chat/completions", json=CHAT, timeout=30)
+            assert r.status_code == 200
+        proc.send_signal(getattr(signal, how.split()[0]))
+        assert proc.wait(timeout=90) == 0, proc.stderr.read() if proc.stderr else ""
+        rest = []
+        while (ln := lines.get(timeout=30)) != "":
+            rest.append(ln)
+        assert rest[-1].strip() == "OpenRouter double stopped", rest
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -17,13 +17,23 @@ from typing import Any
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
+from or_magic.testing import Fault, OpenRouterDouble
 
-from or_magic.testing import Fault, OpenRouterDouble  # noqa: E402
+nbformat: Any = None
+nbclient: Any = None
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _jupyter_stack() -> None:
+    """Imported when a test here runs, not at collection: the default run deselects this file,
+    and importing ipykernel and nbclient costs seconds of CPU."""
+    global nbformat, nbclient
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+
 
 NOTEBOOK = Path(__file__).parent / "notebooks" / "magics_e2e.ipynb"
 # Fake keys, shaped like real ones and easy to spot; built at run time so the tree holds no key.
@@ -234,7 +244,7 @@ def test_stop_button_and_interrupt_in_a_real_kernel(double: OpenRouterDouble, tm
         reply = _run_until_idle(kc, msg_id, on_msg)
         assert reply["status"] == "error" and reply["ename"] == "OpenRouterCancelled"
         assert state["mcp"] == 200
-        assert time.monotonic() - state["clicked"] < 5  # not the 20 s the request would take
+        assert time.monotonic() - state["clicked"] < 15  # not the 20 s the request would take
         updates = [m for m in state["outputs"] if m["msg_type"] == "update_display_data"]
         assert any("stopped" in m["content"]["data"].get("text/plain", "") for m in updates)
 
@@ -250,8 +260,11 @@ def test_stop_button_and_interrupt_in_a_real_kernel(double: OpenRouterDouble, tm
                 seen["sent"] = True
 
         reply = _run_until_idle(kc, msg_id, on_msg2)
-        assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt"
-        assert "Interrupted generate_image" in seen["stderr"]
+        assert reply["status"] == "error" and reply["ename"] == "OpenRouterInterrupted"
+        # one line, not the asyncio traceback of wherever the signal landed
+        assert len(reply["traceback"]) == 1, reply["traceback"]
+        assert "generate_image interrupted" in reply["traceback"][0]
+        assert "Traceback" not in seen["stderr"]
         # the kernel is healthy afterwards
         out: list[str] = []
         kc.execute_interactive(

@@ -398,6 +398,24 @@ def test_stop_button_cancels_a_blocking_job(ip):
     assert "stopped" in outs[0]["data"]["text/plain"]
 
 
+def test_a_stop_click_before_the_request_starts_still_stops_it(ip, monkeypatch):
+    """On a busy machine the click can come before the task exists: it must not be lost."""
+    from or_magic.magics import _live
+
+    get_magics(ip).widgets = "on"
+    get_offline_double().inject(Fault("/chat/completions", delay_s=30))
+    start = _live.Panel.start
+
+    def start_then_click(self):
+        start(self)
+        self._stop_clicked()  # the task that run_sync will create does not exist yet
+
+    monkeypatch.setattr(_live.Panel, "start", start_then_click)
+    _, res = run(ip, "%%openrouter image\nA slow cat")
+    assert type(res.error_in_exec).__name__ == "OpenRouterCancelled"
+    assert not get_offline_double().requests_to("/chat/completions")  # nothing was sent
+
+
 def test_keyboard_interrupt_cancels_and_reraises(ip, monkeypatch):
     import or_magic.tools.api as api
 
@@ -407,7 +425,55 @@ def test_keyboard_interrupt_cancels_and_reraises(ip, monkeypatch):
     monkeypatch.setattr(api, "call_tool", boom)
     cap, res = run(ip, "%%openrouter video\nx")
     assert isinstance(res.error_in_exec, KeyboardInterrupt)
-    assert "Interrupted generate_video" in cap.stderr and "%openrouter" in cap.stderr
+    lines = [ln for ln in (cap.stdout + cap.stderr).splitlines() if "%openrouter" in ln]
+    assert len(lines) == 1 and "generate_video interrupted" in lines[0], lines
+
+
+def test_real_ctrl_c_during_a_video_is_one_line_with_the_resume_command(ip, monkeypatch):
+    """A real SIGINT while ``%%openrouter video`` polls: one line naming the job to resume, no
+    asyncio traceback, the hint not repeated; the job is resumable afterwards."""
+    import os
+    import re
+    import signal
+    import time
+
+    monkeypatch.setenv("OPENROUTER_VIDEO_POLL_INTERVAL_MS", "60000")  # blocks until interrupted
+    armed = threading.Event()
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if armed.is_set():  # only inside the cell: a late signal must not abort the session
+            armed.clear()
+            raise KeyboardInterrupt
+
+    from or_magic.config import get_settings
+    from or_magic.jobs import get_job_store
+
+    store = get_job_store(get_settings())
+
+    def interrupt_once_submitted() -> None:  # once the job is registered, i.e. resumable
+        deadline = time.monotonic() + 60
+        while not store.list(kind="video") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        armed.set()
+        threading.Thread(target=interrupt_once_submitted, daemon=True).start()
+        cap, res = run(ip, "%%openrouter video\nwaves at dusk")
+    finally:
+        armed.clear()
+        signal.signal(signal.SIGINT, previous)
+    assert isinstance(res.error_in_exec, KeyboardInterrupt)
+    text = cap.stdout + cap.stderr
+    assert "Traceback" not in text and "asyncio" not in text and "base_events" not in text, text
+    hints = [ln for ln in text.splitlines() if "resume with %openrouter status" in ln]
+    assert len(hints) == 1, text
+    m = re.search(r"%openrouter status (\S+)", hints[0])
+    assert m and m.group(1).startswith("job_"), hints[0]
+    monkeypatch.setenv("OPENROUTER_VIDEO_POLL_INTERVAL_MS", "50")
+    cap, res = run(ip, f"%openrouter status {m.group(1)} --wait")
+    assert res.error_in_exec is None, cap.stdout
 
 
 # ---- background jobs --------------------------------------------------------------------------------
@@ -444,16 +510,31 @@ def test_background_job_cancel_and_failure(ip):
     from or_magic.magics import OpenRouterCancelled, OpenRouterCellError
 
     with pytest.raises(OpenRouterCancelled):
-        job.wait(timeout=10)
+        job.wait(timeout=60)
     get_offline_double().reset()
     get_offline_double().inject(Fault("/chat/completions", status=401, times=None))
     run(ip, "%%openrouter --background -o t_job3\nbad key")
     with pytest.raises(OpenRouterCellError) as exc:
-        ip.user_ns["t_job3"].wait(timeout=10)
+        ip.user_ns["t_job3"].wait(timeout=60)
     assert exc.value.code == "INVALID_CREDENTIALS"
 
 
 # ---- line commands ---------------------------------------------------------------------------------
+
+
+def test_an_unknown_model_is_answered_with_magic_commands_not_mcp_tools(ip):
+    from or_magic.errors import SUGGEST_SEARCH_MODELS
+
+    cap, res = run(ip, "%%openrouter -m acme/no-such-model\nhi")
+    err = res.error_in_exec
+    assert err.code == "MODEL_NOT_FOUND"
+    said = " ".join(err.suggestions)
+    assert "%openrouter models" in said and "%openrouter info" in said
+    assert "search_models" not in said and "validate_model" not in said
+    assert SUGGEST_SEARCH_MODELS in err.result.suggestions  # the core keeps the MCP wording
+    assert "search_models" not in cap.stdout + cap.stderr
+    _, res = run(ip, "%openrouter info acme/no-such-model")
+    assert "%openrouter models" in " ".join(res.error_in_exec.suggestions)
 
 
 def test_line_commands(ip):

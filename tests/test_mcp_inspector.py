@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.inspector,
     pytest.mark.skipif(shutil.which("npx") is None, reason="npx (Node.js) is not installed"),
 ]
 
@@ -170,4 +171,4 @@ def test_inspector_over_streamable_http_with_the_token(double, tmp_path):
         assert r.returncode != 0 and "valid" not in r.stdout
     finally:
         p.terminate()
-        assert p.wait(timeout=10) == 0
+        assert p.wait(timeout=60) == 0

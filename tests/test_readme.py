@@ -15,7 +15,8 @@ def _bash_blocks() -> list[str]:
 
 def test_the_two_commands_and_ci_runs_the_test_command():
     commands = [b.strip() for b in _bash_blocks()[:2]]
-    assert commands[0].endswith("jupyter lab notebooks/quickstart.ipynb")
+    # the launcher: JupyterLab on the quickstart, as root too (see tests/test_cli.py)
+    assert commands[0].endswith(".venv/bin/python -m or_magic lab")
     assert (ROOT / "notebooks" / "quickstart.ipynb").exists()
     assert commands[1].endswith("python -m pytest")
     ci = (ROOT / ".ci" / "run").read_text()
@@ -90,3 +91,21 @@ def test_mcp_client_snippets_are_valid_json_naming_our_entry_point():
     assert shutil.which("or-magic-mcp", path=str(Path(sys.executable).parent)), (
         "console script installed"
     )
+
+
+def test_every_tier_deselected_by_default_is_a_ci_step_and_documented():
+    """A marker the default run skips is run by .ci/run and named in the README's tier table."""
+    import shlex
+
+    line = re.search(r"^addopts = \"(.*)\"$", (ROOT / "pyproject.toml").read_text(), re.M)
+    assert line, "pyproject addopts"  # (tomllib would need Python 3.11)
+    addopts = shlex.split(line.group(1))
+    expr = addopts[addopts.index("-m") + 1]
+    skipped = re.findall(r"not (\w+)", expr)
+    assert set(skipped) >= {"slow", "browser", "notebook", "inspector"}
+    ci = (ROOT / ".ci" / "run").read_text()
+    steps = re.findall(r'^tier (\w+) "([^"]*)"', ci, re.MULTILINE)
+    for marker in skipped:
+        assert any(re.search(rf"(^|\band )\b{marker}\b", e) for _, e in steps), marker
+        assert f"-m {marker}" in README or f'-m "{marker}' in README or marker == "slow", marker
+    assert ".ci/wheel-check" in ci and (ROOT / ".ci" / "wheel-check").is_file()

@@ -223,18 +223,21 @@ async def test_progress_is_monotonic_under_missing_and_backward_values(double, o
     )
     vid = r.meta["video_id"]
     path = f"/videos/{vid}"
-    for p in (50, 30, None, 20.5, 0.9, 10):
+    for p in (50, 30, None, 20.5, 0.9, 10, None):
         body = {"id": vid, "status": "in_progress"}
         if p is not None:
             body["progress"] = p
         double.inject(Fault(path, method="GET", body=body))
+    # then the job ends: the wait is counted in polls, not in how many fit in a time budget
+    double.inject(Fault(path, method="GET", body={"id": vid, "status": "failed", "error": "x"}))
     events = []
     r = await call_tool(
         "get_video_status",
-        {"video_id": vid, "wait": True, "max_wait_ms": 600, "poll_interval_ms": 50},
+        {"video_id": vid, "wait": True, "max_wait_ms": 120_000, "poll_interval_ms": 50},
         on_progress=events.append,
     )
-    assert r.code == "JOB_STILL_RUNNING"
+    assert r.code == "JOB_FAILED"
+    events = [e for e in events if e.status == "in_progress"]
     values = [e.progress for e in events]
     assert len(values) >= 7 and strictly_increasing(values)
     assert values[0] == 50 and events[0].total == 100 and "(50%)" in events[0].message

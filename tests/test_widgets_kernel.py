@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 pytestmark = pytest.mark.notebook
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
+nbformat: Any = None
+nbclient: Any = None
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _jupyter_stack() -> None:
+    """Imported when a test here runs, not at collection: the default run deselects this file,
+    and importing ipykernel and nbclient costs seconds of CPU."""
+    global nbformat, nbclient
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+
 
 KEY = "sk-or-v1-" + "5eed" * 16
 

@@ -11,7 +11,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import SUGGEST_SEARCH_MODELS, SUGGEST_VALIDATE_MODEL, ErrorCode, ToolError
+from ..errors import (
+    SUGGEST_HEALTH_CHECK,
+    SUGGEST_SEARCH_MODELS,
+    SUGGEST_VALIDATE_MODEL,
+    ErrorCode,
+    ToolError,
+)
 from ..redact import redact
 from .retry import retry_after_from
 
@@ -286,7 +292,7 @@ def _suggest(
         else "Wait and retry with exponential backoff"
     )
     if code is ErrorCode.INVALID_CREDENTIALS:
-        return [S_KEY, "Run health_check to see what the key can do"]
+        return [S_KEY, SUGGEST_HEALTH_CHECK]
     if reason == "credits":
         return [
             S_TOPUP,

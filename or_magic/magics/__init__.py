@@ -16,6 +16,7 @@ _LAZY = {
     "OpenRouterMagics": ("or_magic.magics._core", "OpenRouterMagics"),
     "OpenRouterCellError": ("or_magic.magics._errors", "OpenRouterCellError"),
     "OpenRouterCancelled": ("or_magic.magics._errors", "OpenRouterCancelled"),
+    "OpenRouterInterrupted": ("or_magic.magics._errors", "OpenRouterInterrupted"),
     "Job": ("or_magic.magics._jobs", "Job"),
     "interpolate": ("or_magic.magics._interp", "interpolate"),
 }

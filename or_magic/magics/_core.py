@@ -18,7 +18,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from traitlets import Bool, Dict, Enum, Float, Int, Unicode
 
 from . import _parsing as P
-from ._errors import OpenRouterCancelled, OpenRouterCellError
+from ._errors import OpenRouterCancelled, OpenRouterCellError, OpenRouterInterrupted
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._live import Panel, StreamView
@@ -261,8 +261,10 @@ class OpenRouterMagics(Magics):
         started = time.time()
 
         async def go() -> Any:
-            state["task"] = asyncio.current_task()
             state["loop"] = asyncio.get_running_loop()
+            state["task"] = asyncio.current_task()
+            if state.get("stop"):  # Stop was clicked before the task existed
+                raise asyncio.CancelledError
             ticker = asyncio.ensure_future(_tick(panel)) if panel is not None else None
             try:
                 return await call_tool(
@@ -274,27 +276,30 @@ class OpenRouterMagics(Magics):
             finally:
                 if ticker is not None:
                     ticker.cancel()
+                    await asyncio.gather(ticker, return_exceptions=True)
 
         if panel is not None:
-            # may be called from the Stop button's subshell thread: cancel thread-safely
-            panel.on_stop = lambda: (
-                state["loop"].call_soon_threadsafe(state["task"].cancel)
-                if "task" in state
-                else None
-            )
+            # may be called from the Stop button's subshell thread: cancel thread-safely. A click
+            # before the task exists is remembered (flag first, then look for the task; go()
+            # sets the task first, then looks at the flag: one of the two always sees the other).
+            def on_stop() -> None:
+                state["stop"] = True
+                if "task" in state:
+                    state["loop"].call_soon_threadsafe(state["task"].cancel)
+
+            panel.on_stop = on_stop
             panel.start()
         elif view is not None:
             view.start()
         try:
             result = run_sync(go())
         except KeyboardInterrupt:
-            hint = self._resume_hint(tool, started)
+            # one line, from the exception: not the panel too, and no trip through the loop
             if panel is not None:
-                panel.end("interrupted", hint)
+                panel.end("interrupted")
             if view is not None:
                 view.fail("interrupted")
-            print(f"Interrupted {tool}. {hint}".strip(), file=sys.stderr)
-            raise
+            raise OpenRouterInterrupted(tool, self._resume_hint(tool, started)) from None
         except asyncio.CancelledError:
             hint = self._resume_hint(tool, started)
             if panel is not None:
@@ -1145,11 +1150,17 @@ def _md_cell(v: Any) -> str:
     return md_escape(str(v)).replace("|", "\\|").replace("\n", " ")
 
 
-def _table_bundle(header: tuple[str, ...], rows: list[tuple[Any, ...]], empty: str) -> Any:
+def _table_bundle(
+    header: tuple[str, ...], rows: list[tuple[Any, ...]], empty: str, *, bold_last: bool = False
+) -> Any:
+    """Markdown and plain-text renderings of one table (``bold_last``: a totals row, bold in
+    Markdown only, so the terminal never shows ``**``)."""
     if not rows:
         return ({"text/markdown": empty or "(none)", "text/plain": empty or "(none)"}, {})
     md = ["| " + " | ".join(_md_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
     md += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
+    if bold_last:
+        md[-1] = "| " + " | ".join(f"**{_md_cell(c)}**" for c in rows[-1]) + " |"
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
     plain = [
         "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
@@ -1213,34 +1224,21 @@ def _info_bundle(raw: Any) -> Any:
 
 
 def _usage_bundle(rows: list[Any], total: Any) -> Any:
-    from ..display import format_cost
+    from ..display import format_spend
 
-    table = [
-        (
-            u.model,
-            u.calls,
-            u.prompt_tokens,
-            u.completion_tokens,
-            format_cost(u.cost_usd) or "$0",
-            u.offline_calls,
-        )
-        for u in sorted(rows, key=lambda u: -u.cost_usd)
-    ]
+    def row(u: Any, name: str) -> tuple[Any, ...]:
+        cost = format_spend(u.cost_usd, u.simulated_cost_usd) or "$0"
+        return (name, u.calls, u.prompt_tokens, u.completion_tokens, cost, u.offline_calls)
+
+    order = sorted(rows, key=lambda u: (-u.cost_usd, -u.simulated_cost_usd))
+    table = [row(u, u.model) for u in order]
     if table:
-        table.append(
-            (
-                "**total**",
-                total.calls,
-                total.prompt_tokens,
-                total.completion_tokens,
-                format_cost(total.cost_usd) or "$0",
-                total.offline_calls,
-            )
-        )
+        table.append(row(total, "total"))
     return _table_bundle(
         ("model", "calls", "prompt tokens", "completion tokens", "cost", "offline calls"),
         table,
         empty="No calls yet in this session.",
+        bold_last=bool(table),
     )
 
 

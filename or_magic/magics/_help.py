@@ -35,17 +35,20 @@ Add `--batch` for OpenRouter's Batch API (big jobs that survive restarts): `%ope
 
 **Line commands**:
 `%openrouter models [QUERY] [--vision --audio --video --image-out --audio-out --video-out --free]`,
-`info MODEL`, `health`, `usage [reset]`, `jobs`, `batches`, `wait [ID]`, `cancel [ID]`, `status VIDEO_ID [--save PATH]`,
+`info MODEL`, `health`, `usage [reset]`, `jobs`, `batches`, `wait [ID]`, `cancel [ID]`,
+`status VIDEO_ID [--wait] [--max-wait S] [--save PATH]` (a video job, also from an earlier kernel),
 `reset [NAME|--all]`, `history [NAME]`, `key [--clear]`, `config`, `mcp start|stop|status [--port N]`, `dashboard`, `help`.
 
-**Interpolation**: only `{{name}}`, `{{obj.attr}}`, `{{seq[0]}}`, `{{d['k']}}` (unknown names stay as
-written; `--raw` sends the cell verbatim). Single braces are never touched.
+**Interpolation**: only `{{name}}`, `{{obj.attr}}`, `{{seq[0]}}`, `{{d['k']}}`, also `{{In[1]}}` (the
+source of cell 1) and `{{_}}` (the last output); unknown names stay as written; `--raw` sends the
+cell verbatim. Single braces are never touched.
 
 **Results**: `-o VAR` stores a result with `.text .data .value .media .bytes .path .image() .usage
 .cost .model .meta .raw`; `--background -o job` stores a `Job` (`job.wait()`, `await job`, `job.cancel()`).
 
 **Settings**: `%config OpenRouterMagics.default_model = "openai/gpt-4o-mini"` (also `vision_model`,
 `audio_model`, `video_model`, `image_model`, `audio_gen_model`, `tts_model`, `video_gen_model`,
-`output_dir`, `streaming`, `history_length`, `inline_max_bytes`, `default_format`, `widgets`).
+`output_dir`, `streaming`, `history_length`, `inline_max_bytes`, `default_format`, `widgets`);
+model aliases for `-m`: `%config OpenRouterMagics.aliases = {"fast": "openai/gpt-4o-mini"}`.
 No API key → the offline double answers (results marked **offline**). `%openrouter key` sets one.
 """

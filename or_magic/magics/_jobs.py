@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any
 
-from ._errors import OpenRouterCancelled, OpenRouterCellError
+from ._errors import OpenRouterCancelled, OpenRouterCellError, OpenRouterInterrupted
 
 _ids = itertools.count(1)
 JOBS: OrderedDict[str, Job] = OrderedDict()
@@ -182,9 +182,14 @@ class Job:
                     ) from None
                 except asyncio.CancelledError:
                     pass
-                except BaseException as exc:
-                    if isinstance(exc, KeyboardInterrupt):
-                        raise
+                except KeyboardInterrupt:
+                    # only the waiting stops; the job goes on in the kernel
+                    raise OpenRouterInterrupted(
+                        f"waiting for job {self.id}",
+                        f"The job goes on: %openrouter wait {self.id}",
+                    ) from None
+                except BaseException:
+                    pass
             elif self._future is not None:
                 import concurrent.futures
 

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         and settings.base_url == DEFAULT_BASE_URL
     ):
         return _fail(
-            "OPENROUTER_API_KEY is not set: set it (https://openrouter.ai/keys), or pass "
+            "OPENROUTER_API_KEY is not set: set it (https://openrouter.ai/settings/keys), or pass "
             "--offline (OPENROUTER_OFFLINE=1) to try the tools against the built-in double"
         )
     if settings.api_key is not None:

@@ -417,8 +417,9 @@ def serve_in_background(
 
         handle.thread = threading.Thread(target=run, name="or_magic-mcp-http", daemon=True)
         handle.thread.start()
-        ready.wait(10)
-        deadline = time.monotonic() + 10
+        # generous bounds: on a loaded machine the server thread may wait seconds for the CPU
+        ready.wait(60)
+        deadline = time.monotonic() + 60
         while not uv.started and handle.thread.is_alive() and time.monotonic() < deadline:
             time.sleep(0.01)
         if not uv.started:

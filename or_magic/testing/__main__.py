@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 
@@ -45,20 +46,36 @@ def main(argv: list[str] | None = None) -> int:
     )
     for key in args.management_key or []:
         double.set_key_info(key, is_management_key=True)
+    # SIGTERM stops it like Ctrl-C does (process managers, `kill`, test harnesses).
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        double.start()
-    except OSError as exc:
-        print(f"or-magic-double: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
-    print(f"OpenRouter double serving at {double.base_url}  (Ctrl-C to stop)", flush=True)
-    print(f"  export OPENROUTER_BASE_URL={double.base_url}", flush=True)
-    try:
+        try:
+            double.start()
+        except OSError as exc:
+            print(
+                f"or-magic-double: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
+            )
+            return 1
+        # The ready line comes after bind *and* after the server accepts requests: a script may
+        # start sending the moment it reads it. Ctrl-C from here on always stops cleanly (exit 0).
+        # one write with its newline (print() writes the end separately: a signal between the
+        # two would glue the next line onto this one)
+        sys.stdout.write(
+            f"OpenRouter double serving at {double.base_url}  (Ctrl-C to stop)\n"
+            f"  export OPENROUTER_BASE_URL={double.base_url}\n"
+        )
+        sys.stdout.flush()
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
         double.stop()
+    print("OpenRouter double stopped", flush=True)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -106,7 +106,8 @@ class OpenRouterDouble:
             )
             self._thread = thread
             thread.start()
-            deadline = time.monotonic() + 10
+            # generous: on a loaded machine the thread may wait seconds for the CPU
+            deadline = time.monotonic() + 60
             while not server.started:
                 if not thread.is_alive() or time.monotonic() > deadline:
                     self._thread = None

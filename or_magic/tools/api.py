@@ -371,6 +371,8 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
                 loop.run_until_complete(task)
             except BaseException:
                 pass
+        elif not task.cancelled():
+            task.exception()  # retrieved: no "Task exception was never retrieved" at exit
         raise
     finally:
         if private and not loop.is_closed():

@@ -19,7 +19,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .. import log
 from ..config import Settings
-from ..errors import ErrorCode, ToolError
+from ..errors import SUGGEST_OTHER_MODEL, ErrorCode, ToolError
 from ..result import ToolResult
 from .base import ToolContext, ToolSpec, describe, generator_annotations
 from .common import (
@@ -616,7 +616,7 @@ async def generate_image_dedicated(
             ErrorCode.UPSTREAM_REFUSED,
             "Model returned no image data.",
             details={"reason": "no_image_in_response", "response_keys": sorted(data)[:20]},
-            suggestions=["Rephrase the prompt", "Try another model (see search_models)"],
+            suggestions=["Rephrase the prompt", SUGGEST_OTHER_MODEL],
         )
     meta: dict[str, Any] = {"model": data.get("model") or model}
     u = usage_meta(data.get("usage"))
