@@ -42,7 +42,7 @@ REVOCABLE_KEY = "sk-or-v1-" + "feedfacecafebeef" * 4
 
 @pytest.fixture(scope="session")
 def _double_server():
-    from or_magic.testing import OpenRouterDouble
+    from or_magic.double import OpenRouterDouble
 
     d = OpenRouterDouble(valid_keys={TEST_KEY, REVOCABLE_KEY})
     d.start()

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from or_magic import log
-from or_magic.testing import Fault
+from or_magic.double import Fault
 from or_magic.tools.api import call_tool, call_tool_sync
 from tests.conftest import TEST_KEY
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from or_magic.testing import Fault, OpenRouterDouble, get_offline_double
-from or_magic.testing.catalog import MODELS, find_model
+from or_magic.double import Fault, OpenRouterDouble, get_offline_double
+from or_magic.double.catalog import MODELS, find_model
 
 KEY = "sk-or-v1-" + "ab12" * 16
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -579,7 +579,7 @@ def test_generation_lookup(client: httpx.Client) -> None:
 
 
 def test_import_is_light() -> None:
-    code = "import sys, or_magic.testing; print('uvicorn' in sys.modules, 'httpx' in sys.modules)"
+    code = "import sys, or_magic.double; print('uvicorn' in sys.modules, 'httpx' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
@@ -588,7 +588,7 @@ def test_cli_serves_until_interrupted() -> None:
     import signal
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "or_magic.testing", "--port", "0"],
+        [sys.executable, "-m", "or_magic.double", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -21,7 +21,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-from or_magic.testing import Fault, OpenRouterDouble  # noqa: E402
+from or_magic.double import Fault, OpenRouterDouble  # noqa: E402
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 

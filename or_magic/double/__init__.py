@@ -3,7 +3,7 @@
 Used by the test-suite (real client, real loopback socket) and as the offline backend when no API
 key is set. Importing this package is cheap: the server and uvicorn load on first use.
 
-    from or_magic.testing import OpenRouterDouble, Fault
+    from or_magic.double import OpenRouterDouble, Fault
     with OpenRouterDouble() as double:
         double.inject(Fault("/chat/completions", status=429, retry_after="1"))
         ...  # point a client at double.base_url

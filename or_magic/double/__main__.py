@@ -1,4 +1,4 @@
-"""``python -m or_magic.testing`` / ``or-magic-double``: serve the double until Ctrl-C."""
+"""``python -m or_magic.double`` / ``or-magic-double``: serve the double until Ctrl-C."""
 
 from __future__ import annotations
 
