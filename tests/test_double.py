@@ -584,11 +584,12 @@ def test_import_is_light() -> None:
     assert out.stdout.split() == ["False", "False"]
 
 
-def test_cli_serves_until_interrupted() -> None:
+@pytest.mark.parametrize("module", ["or_magic.double", "or_magic.testing"])  # new name, old alias
+def test_cli_serves_until_interrupted(module: str) -> None:
     import signal
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "or_magic.double", "--port", "0"],
+        [sys.executable, "-m", module, "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

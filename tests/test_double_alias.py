@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import re
-import signal
 import subprocess
 import sys
 
-import httpx
 import pytest
 
 import or_magic.double
@@ -81,37 +78,4 @@ def test_alias_first_in_a_fresh_process_is_light_and_shared() -> None:
     assert out.stdout.split() == ["[]", "True", "True", "True"], out.stderr
 
 
-def test_python_m_old_name_serves_until_interrupted() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "or_magic.testing", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        m = re.search(r"(http://127\.0\.0\.1:\d+/api/v1)", line)
-        assert m, line + (proc.stderr.read() if proc.stderr and proc.poll() is not None else "")
-        r = httpx.post(
-            m.group(1) + "/chat/completions",
-            json={"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
-            timeout=10,
-        )
-        assert r.status_code == 200
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-def test_python_m_old_name_help_is_the_double_cli() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "or_magic.testing", "--help"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    assert "or-magic-double" in out.stdout and "--port" in out.stdout
+# ``python -m or_magic.testing`` serving: tests/test_double.py::test_cli_serves_until_interrupted.
