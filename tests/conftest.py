@@ -53,7 +53,7 @@ def default_sigint() -> None:
 
 @pytest.fixture(scope="session")
 def _double_server():
-    from or_magic.testing import OpenRouterDouble
+    from or_magic.double import OpenRouterDouble
 
     d = OpenRouterDouble(valid_keys={TEST_KEY, REVOCABLE_KEY})
     d.start()

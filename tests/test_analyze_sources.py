@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from or_magic.testing import Fault
+from or_magic.double import Fault
 from or_magic.tools.api import call_tool, call_tool_sync
 
 pytestmark = pytest.mark.anyio

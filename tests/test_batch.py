@@ -10,9 +10,9 @@ import pytest
 
 import or_magic
 from or_magic.batch import BatchResult, build_args, map_tool
-from or_magic.testing import Fault, get_offline_double
+from or_magic.double import Fault, get_offline_double
 
-MEDIA = Path(__file__).resolve().parents[1] / "or_magic" / "testing" / "assets"
+MEDIA = Path(__file__).resolve().parents[1] / "or_magic" / "double" / "assets"
 
 
 @pytest.fixture

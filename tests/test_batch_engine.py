@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 import or_magic
+from or_magic.double import Fault
+from or_magic.double.faults import BatchScript
 from or_magic.errors import ALL_CODES, ToolError
-from or_magic.testing import Fault
-from or_magic.testing.faults import BatchScript
 
 pd = pytest.importorskip("pandas")
 ROOT = Path(__file__).resolve().parents[1]
-MEDIA = ROOT / "or_magic" / "testing" / "assets"
+MEDIA = ROOT / "or_magic" / "double" / "assets"
 
 
 def submits(double) -> list:

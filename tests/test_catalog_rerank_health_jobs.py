@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from or_magic.config import get_settings
+from or_magic.double import Fault
 from or_magic.jobs import JobStore, get_job_store
-from or_magic.testing import Fault
 from or_magic.tools.api import call_tool
 from tests.conftest import REVOCABLE_KEY
 
@@ -328,7 +328,7 @@ async def test_free_only_means_every_price_is_zero(double):
 
 async def test_priced_per_image_models_are_not_free(double):
     r = await call_tool("search_models", {"free_only": True, "limit": 50})
-    from or_magic.testing.catalog import MODELS
+    from or_magic.double.catalog import MODELS
 
     priced = {
         m["id"]

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from or_magic import log
-from or_magic.testing import Fault
+from or_magic.double import Fault
 from or_magic.tools.api import call_tool, call_tool_sync
 from tests.conftest import TEST_KEY
 
@@ -471,7 +471,7 @@ def test_a_streamed_call_leaves_nothing_pending_at_exit(tmp_path, front):
 async def test_a_connection_closed_on_a_large_upload_says_too_large(double, monkeypatch, stream):
     """A proxy closing the connection mid-upload reads as a refused, oversized request, not as
     "connection broke mid-response"."""
-    from or_magic.testing.faults import BodyCutoff
+    from or_magic.double.faults import BodyCutoff
 
     monkeypatch.setenv("OPENROUTER_MAX_RETRIES", "0")
     double.inject(BodyCutoff(after_bytes=256 * 1024, times=None))
@@ -488,7 +488,7 @@ async def test_a_connection_closed_on_a_large_upload_says_too_large(double, monk
 async def test_a_small_body_cut_off_or_a_broken_response_is_not_called_too_large(
     double, monkeypatch
 ):
-    from or_magic.testing.faults import BodyCutoff
+    from or_magic.double.faults import BodyCutoff
 
     monkeypatch.setenv("OPENROUTER_MAX_RETRIES", "0")
     double.inject(BodyCutoff(after_bytes=100, times=None))  # a small request, dropped

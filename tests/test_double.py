@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from or_magic.testing import Fault, OpenRouterDouble, get_offline_double
-from or_magic.testing.catalog import MODELS, find_model
+from or_magic.double import Fault, OpenRouterDouble, get_offline_double
+from or_magic.double.catalog import MODELS, find_model
 
 KEY = "sk-or-v1-" + "ab12" * 16
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -579,13 +579,14 @@ def test_generation_lookup(client: httpx.Client) -> None:
 
 
 def test_import_is_light() -> None:
-    code = "import sys, or_magic.testing; print('uvicorn' in sys.modules, 'httpx' in sys.modules)"
+    code = "import sys, or_magic.double; print('uvicorn' in sys.modules, 'httpx' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
 
+@pytest.mark.parametrize("module", ["or_magic.double", "or_magic.testing"])  # new name, old alias
 @pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGINT at once"])
-def test_cli_serves_until_interrupted(how: str) -> None:
+def test_cli_serves_until_interrupted(module: str, how: str) -> None:
     """The CLI's ready line means "accepting requests"; a signal any time after it exits 0.
 
     Waits on what the process says (its lines, its exit), with bounds far above any load, never
@@ -597,7 +598,7 @@ def test_cli_serves_until_interrupted(how: str) -> None:
     from tests.conftest import default_sigint
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "or_magic.testing", "--port", "0"],
+        [sys.executable, "-m", module, "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

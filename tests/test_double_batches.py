@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from or_magic.testing import Fault
-from or_magic.testing.faults import BatchScript
+from or_magic.double import Fault
+from or_magic.double.faults import BatchScript
 
 from .conftest import TEST_KEY
 
@@ -88,7 +88,7 @@ def test_embedding_results_are_deterministic_and_similar_texts_are_near(sdk):
         return sum(x * y for x, y in zip(a, b, strict=True))
 
     assert cos(vecs[0], vecs[1]) > cos(vecs[0], vecs[2])
-    from or_magic.testing._batches import embed_text
+    from or_magic.double._batches import embed_text
 
     assert embed_text("red apple pie") == vecs[0]
 

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from or_magic.testing import SCENARIOS, Fault, OpenRouterDouble
-from or_magic.testing._media import asset_bytes, png_size
+from or_magic.double import SCENARIOS, Fault, OpenRouterDouble
+from or_magic.double._media import asset_bytes, png_size
 
 FIXTURES = Path(__file__).parent / "fixtures"
 AUTH = {"Authorization": "Bearer sk-or-v1-endpoints"}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import or_magic.tools as core
-from or_magic.testing import Fault
+from or_magic.double import Fault
 
 pytestmark = pytest.mark.anyio
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from or_magic.double import Fault
+from or_magic.double._media import digest, pcm_tone, tone_freq
 from or_magic.errors import ToolError
 from or_magic.media.audio import wav_info
 from or_magic.media.sniff import sniff
-from or_magic.testing import Fault
-from or_magic.testing._media import digest, pcm_tone, tone_freq
 from or_magic.tools.api import call_tool
 from or_magic.tools.audio_gen import Base64Chunks
 

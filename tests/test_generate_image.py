@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from or_magic import log
+from or_magic.double import Fault
+from or_magic.double._media import png
 from or_magic.media.image import png_dimensions
-from or_magic.testing import Fault
-from or_magic.testing._media import png
 from or_magic.tools.api import call_tool, get_tool
 from or_magic.tools.image_gen import find_images
 

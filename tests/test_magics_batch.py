@@ -8,9 +8,9 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
+from or_magic.double import get_offline_double
+from or_magic.double.faults import BatchScript
 from or_magic.magics import get_magics
-from or_magic.testing import get_offline_double
-from or_magic.testing.faults import BatchScript
 
 pd = pytest.importorskip("pandas")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from or_magic.testing import Fault, OpenRouterDouble
+from or_magic.double import Fault, OpenRouterDouble
 
 nbformat: Any = None
 nbclient: Any = None

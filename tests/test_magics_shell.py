@@ -14,10 +14,10 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
+from or_magic.double import Fault, get_offline_double
 from or_magic.magics import get_magics
-from or_magic.testing import Fault, get_offline_double
 
-MEDIA = Path(__file__).resolve().parents[1] / "or_magic" / "testing" / "assets"
+MEDIA = Path(__file__).resolve().parents[1] / "or_magic" / "double" / "assets"
 
 
 @pytest.fixture

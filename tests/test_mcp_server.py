@@ -20,9 +20,9 @@ import pytest
 from mcp import Client
 from pydantic import Field
 
+from or_magic.double import Fault
 from or_magic.errors import ALL_CODES, ErrorCode, ToolError
 from or_magic.result import MediaItem, ToolResult
-from or_magic.testing import Fault
 from or_magic.tools import registry
 from or_magic.tools.base import SECTIONS, Annotations, ToolContext, ToolSpec
 from or_magic.tools.common import StrictModel
@@ -103,7 +103,7 @@ class MediaIn(StrictModel):
 
 
 async def _media(args: MediaIn, ctx: ToolContext) -> ToolResult:
-    from or_magic.testing._media import asset_bytes
+    from or_magic.double._media import asset_bytes
 
     saved = Path.cwd() / "clip.mp4"
     saved.write_bytes(asset_bytes("clip.mp4"))

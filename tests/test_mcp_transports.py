@@ -18,7 +18,7 @@ import httpx
 import pytest
 from mcp import Client, StdioServerParameters
 
-from or_magic.testing import Fault
+from or_magic.double import Fault
 from tests.conftest import TEST_KEY, default_sigint
 
 pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore::mcp.MCPDeprecationWarning")]

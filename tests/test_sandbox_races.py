@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from or_magic.config import Settings
+from or_magic.double._media import png
 from or_magic.errors import ToolError
-from or_magic.testing._media import png
 
 # Same condition as safety.dirfd.DIR_FD_SUPPORTED (spelled out so this file also runs, and
 # fails, against the old check-then-open code).

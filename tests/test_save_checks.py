@@ -161,8 +161,8 @@ async def test_a_fifo_is_refused_without_blocking(tmp_path: Path):
 @pytest.mark.skipif(not hasattr(os, "link"), reason="needs hard links")
 async def test_hard_links_inside_the_root_are_files_inside_the_root(tmp_path: Path):
     """The documented policy (README, Security): a hard link is accepted like any file."""
+    from or_magic.double._media import png
     from or_magic.media.sources import load_source
-    from or_magic.testing._media import png
 
     root = tmp_path / "root"
     root.mkdir()
@@ -241,10 +241,10 @@ async def test_a_tool_started_in_slash_saves_under_the_per_user_root(
 async def test_the_no_dir_fd_fallback_still_reads_writes_and_refuses(tmp_path, monkeypatch):
     """Windows has no dir_fd: the path-based fallback (realpath re-check, inode identity) must
     still work and still refuse the static escapes."""
+    from or_magic.double._media import png
     from or_magic.media.sources import load_source
     from or_magic.safety import dirfd
     from or_magic.safety.paths import resolve_output_path
-    from or_magic.testing._media import png
     from or_magic.tools.saving import deliver_bytes, resolve_save
 
     monkeypatch.setattr(dirfd, "DIR_FD_SUPPORTED", False)

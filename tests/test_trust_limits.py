@@ -13,8 +13,8 @@ import zlib
 
 import pytest
 
-from or_magic.testing import Fault
-from or_magic.testing.faults import SSE_HEADERS, deep_json, gzip_bomb, sse_body
+from or_magic.double import Fault
+from or_magic.double.faults import SSE_HEADERS, deep_json, gzip_bomb, sse_body
 from or_magic.tools.api import call_tool
 
 pytestmark = pytest.mark.anyio
@@ -332,7 +332,7 @@ def test_the_magic_cell_footer_says_truncated(monkeypatch):
     from IPython.core.interactiveshell import InteractiveShell
 
     from or_magic import log
-    from or_magic.testing import get_offline_double
+    from or_magic.double import get_offline_double
     from tests.test_magics_shell import final_outputs, run
 
     monkeypatch.setattr(log, "_stream", log._stream)  # loading the extension reroutes logs

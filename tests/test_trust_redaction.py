@@ -14,7 +14,7 @@ import random
 import pytest
 
 from or_magic import log
-from or_magic.testing import Fault
+from or_magic.double import Fault
 from or_magic.tools.api import call_tool
 from tests.conftest import TEST_KEY
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from or_magic.testing import Fault
-from or_magic.testing._media import png
+from or_magic.double import Fault
+from or_magic.double._media import png
 from or_magic.tools import video_catalog
 from or_magic.tools.api import call_tool
 

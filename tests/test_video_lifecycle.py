@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from or_magic.config import get_settings
+from or_magic.double import Fault, OpenRouterDouble
 from or_magic.jobs import get_job_store
 from or_magic.media.video import mp4_has_signature
-from or_magic.testing import Fault, OpenRouterDouble
 from or_magic.tools import video_catalog
 from or_magic.tools.api import call_tool
 from tests.conftest import TEST_KEY

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from or_magic.testing import Fault
+from or_magic.double import Fault
 from tests.conftest import TEST_KEY
 
 pytestmark = pytest.mark.anyio
@@ -550,7 +550,7 @@ def test_suitable_variables_per_kind():
     from IPython.display import Audio
     from PIL import Image
 
-    from or_magic.testing import _media
+    from or_magic.double import _media
     from or_magic.widgets._sources import suitable_variables
 
     mp3 = (Path(_media.__file__).parent / "assets" / "speech.mp3").read_bytes()

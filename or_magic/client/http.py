@@ -615,7 +615,7 @@ def get_client(settings: Settings) -> OpenRouterClient:
     """The pooled client for these settings on the running loop (offline → the in-process double)."""
     loop = asyncio.get_running_loop()
     if settings.offline:
-        from ..testing import get_offline_double
+        from ..double import get_offline_double
 
         base_url = settings.offline_base_url or get_offline_double().base_url
         key: str | None = OFFLINE_KEY

@@ -16,7 +16,7 @@ its brand says ``M4A``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -415,82 +415,105 @@ def describe(head: bytes) -> str:
 
 
 def sniff(head: bytes) -> Sniffed | None:
-    """Identify media from its first bytes (``HEAD_BYTES`` is plenty); ``None`` if unknown."""
+    """Identify media from its first bytes (``HEAD_BYTES`` is plenty); ``None`` if unknown.
+
+    The first rule of ``_RULES`` that claims the head decides (its answer may be ``None``: a RIFF of
+    an unknown form is not sniffed as anything else); unclaimed heads may still be a bare QuickTime
+    atom or, last, SVG text.
+    """
     b = bytes(head)
-    n = len(b)
-    if n < 4:
+    if len(b) < 4:
         return None
-    # Images
-    if b[:3] == b"\xff\xd8\xff":
-        return JPEG
-    if b[:8] == b"\x89PNG\r\n\x1a\n":
-        return PNG
-    if b[:6] in (b"GIF87a", b"GIF89a"):
-        return GIF
-    if b[:4] in (b"RIFF", b"RF64", b"BW64") and n >= 12:
-        form = b[8:12]
-        if form == b"WEBP":
-            return WEBP
-        if form == b"WAVE":
-            return WAV
-        if form == b"AVI ":
-            return AVI
-        return None
-    if b[:4] in (b"II*\0", b"MM\0*"):
-        return TIFF
-    if b[:2] == b"BM" and n >= 18:
-        dib = int.from_bytes(b[14:18], "little")
-        if dib in (12, 16, 40, 52, 56, 64, 108, 124) and b[6:10] == b"\0\0\0\0":
-            return BMP
-    # ICO: image count 1..256, and the first directory entry's reserved byte is 0
-    if (
-        b[:4] == b"\0\0\1\0"
-        and n >= 10
-        and 0 < int.from_bytes(b[4:6], "little") <= 256
-        and b[9] == 0
-    ):
-        return ICO
-    # Audio
-    if b[:4] == b"fLaC":
-        return FLAC
-    if b[:4] == b"OggS":
-        return _sniff_ogg(b)
-    if b[:4] == b"FORM" and n >= 12 and b[8:12] in (b"AIFF", b"AIFC"):
-        return AIFF
-    if b[:3] == b"ID3":
-        end = _id3_end(b)
-        if end is None:
-            return None
-        rest = b[end:]
-        if rest[:4] == b"fLaC":
-            return FLAC
-        if _adts_header(rest, 0) is not None:
-            return AAC
-        return MP3
-    if b[0] == 0xFF:
-        if _is_adts(b):
-            return AAC
-        if _is_mpeg_audio(b):
-            return MP3
-        return None
-    # Video (and ISO-BMFF images)
-    if n >= 12 and b[4:8] == b"ftyp":
-        return _sniff_ftyp(b)
-    if b[:4] == b"\x1a\x45\xdf\xa3":
-        return _sniff_ebml(b)
-    if b[:3] == b"\0\0\1" and b[3] in (0xBA, 0xB3):
-        return MPEG
-    if b[0] == 0x47 and n >= 189 and b[188] == 0x47 and (n < 377 or b[376] == 0x47):
-        return MPEGTS
-    if n >= 197 and b[4] == 0x47 and b[196] == 0x47 and (n < 389 or b[388] == 0x47):
-        return MPEGTS  # M2TS: 192-byte packets with a 4-byte timestamp
+    for claims, identify in _RULES:
+        if claims(b):
+            return identify(b)
     qt = _sniff_qt_atom(b)
     if qt is not None:
         return qt
-    # Text formats last
-    if b[:1] in (b"<", b"\xef", b"\xff", b"\xfe", b" ", b"\t", b"\r", b"\n") and _is_svg(b):
+    if b[:1] in _SVG_FIRST_BYTES and _is_svg(b):
         return SVG
     return None
+
+
+def _is(kind: Sniffed) -> Callable[[bytes], Sniffed]:
+    """An identify step for a rule whose claim already says what the bytes are."""
+    return lambda b: kind
+
+
+_RIFF_FORMS = {b"WEBP": WEBP, b"WAVE": WAV, b"AVI ": AVI}
+_BMP_DIB_SIZES = (12, 16, 40, 52, 56, 64, 108, 124)
+_SVG_FIRST_BYTES = (b"<", b"\xef", b"\xff", b"\xfe", b" ", b"\t", b"\r", b"\n")
+
+
+def _is_bmp(b: bytes) -> bool:
+    """``BM``, a known DIB header size and zero reserved fields."""
+    if b[:2] != b"BM" or len(b) < 18:
+        return False
+    return int.from_bytes(b[14:18], "little") in _BMP_DIB_SIZES and b[6:10] == b"\0\0\0\0"
+
+
+def _is_ico(b: bytes) -> bool:
+    """ICO: image count 1..256, and the first directory entry's reserved byte is 0."""
+    return (
+        b[:4] == b"\0\0\1\0"
+        and len(b) >= 10
+        and 0 < int.from_bytes(b[4:6], "little") <= 256
+        and b[9] == 0
+    )
+
+
+def _sniff_id3(b: bytes) -> Sniffed | None:
+    """What follows an ID3v2 tag: FLAC, ADTS AAC, else MP3 (``None`` if the tag runs off the head)."""
+    end = _id3_end(b)
+    if end is None:
+        return None
+    rest = b[end:]
+    if rest[:4] == b"fLaC":
+        return FLAC
+    if _adts_header(rest, 0) is not None:
+        return AAC
+    return MP3
+
+
+def _sniff_frame_sync(b: bytes) -> Sniffed | None:
+    """A bare ``FF`` frame sync: ADTS AAC or MPEG audio, strictly checked (else nothing)."""
+    if _is_adts(b):
+        return AAC
+    if _is_mpeg_audio(b):
+        return MP3
+    return None
+
+
+def _is_mpegts(b: bytes) -> bool:
+    """188-byte TS packets (sync 0x47 at 0, 188, 376) or M2TS's 192-byte ones (4-byte timestamp)."""
+    n = len(b)
+    if b[0] == 0x47 and n >= 189 and b[188] == 0x47 and (n < 377 or b[376] == 0x47):
+        return True
+    return n >= 197 and b[4] == 0x47 and b[196] == 0x47 and (n < 389 or b[388] == 0x47)
+
+
+# (claims the head?, what it is) in precedence order: images, audio, then video containers.
+_RULES: tuple[tuple[Callable[[bytes], bool], Callable[[bytes], Sniffed | None]], ...] = (
+    (lambda b: b[:3] == b"\xff\xd8\xff", _is(JPEG)),
+    (lambda b: b[:8] == b"\x89PNG\r\n\x1a\n", _is(PNG)),
+    (lambda b: b[:6] in (b"GIF87a", b"GIF89a"), _is(GIF)),
+    (
+        lambda b: b[:4] in (b"RIFF", b"RF64", b"BW64") and len(b) >= 12,
+        lambda b: _RIFF_FORMS.get(b[8:12]),
+    ),
+    (lambda b: b[:4] in (b"II*\0", b"MM\0*"), _is(TIFF)),
+    (_is_bmp, _is(BMP)),
+    (_is_ico, _is(ICO)),
+    (lambda b: b[:4] == b"fLaC", _is(FLAC)),
+    (lambda b: b[:4] == b"OggS", _sniff_ogg),
+    (lambda b: b[:4] == b"FORM" and len(b) >= 12 and b[8:12] in (b"AIFF", b"AIFC"), _is(AIFF)),
+    (lambda b: b[:3] == b"ID3", _sniff_id3),
+    (lambda b: b[0] == 0xFF, _sniff_frame_sync),
+    (lambda b: len(b) >= 12 and b[4:8] == b"ftyp", _sniff_ftyp),
+    (lambda b: b[:4] == b"\x1a\x45\xdf\xa3", _sniff_ebml),
+    (lambda b: b[:3] == b"\0\0\1" and b[3] in (0xBA, 0xB3), _is(MPEG)),
+    (_is_mpegts, _is(MPEGTS)),
+)
 
 
 _NOUN = {"image": "an image", "audio": "audio", "video": "a video"}

@@ -14,11 +14,13 @@ import base64
 import binascii
 import contextlib
 import re
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from .. import log
+from ..config import Settings
 from ..errors import ErrorCode, ToolError
 from ..result import ToolResult
 from .base import ToolContext, ToolSpec, describe, generator_annotations
@@ -217,8 +219,68 @@ def _duration(wav_or_other: bytes, mime: str) -> float | None:
 
 
 async def generate_audio(args: GenerateAudioInput, ctx: ToolContext) -> ToolResult:
+    """Stream one audio answer: plan the request, collect the stream, then deliver and describe it."""
     s = ctx.settings
     save = resolve_save(args.save_path, s)
+    plan = _plan_audio(args, s)
+    log.audit(
+        "generate_audio.start",
+        model=plan.model,
+        prompt_preview=log.preview(args.prompt, 80),
+        voice=plan.voice,
+        format=plan.sent,
+        save=save is not None,
+    )
+    got = _AudioStream(Base64Chunks(s.audio_max_download_bytes, "generate_audio"))
+    events = ctx.client.stream_sse(
+        "/chat/completions", plan.body, context="generate_audio (stream)"
+    )
+    async with contextlib.aclosing(events):
+        async for event in events:
+            await got.take(event, ctx)
+    raw = got.decoder.close()
+    said, plain = "".join(got.transcript).strip(), "".join(got.text).strip()
+    if not raw:
+        raise _no_audio(said or plain, got.finish, plan.model)
+    data, mime, ext, wrap_note = audio_container(raw, raw_pcm_expected=plan.sent == "pcm16")
+    if wrap_note:
+        plan.notes.append(wrap_note)
+    d = deliver_bytes(
+        data,
+        kind="audio",
+        mime=mime,
+        ext=ext,
+        settings=s,
+        tool="generate_audio",
+        save_path=save,
+        noun="Audio",
+        item_meta={"transcript": said} if said else None,
+    )
+    meta = _audio_meta(plan, got, d.meta, data, mime, said, plain)
+    if save is not None or "auto_saved" in d.meta:
+        lines = [d.text] + ([f"Transcript: {said}"] if said else [])
+    else:
+        lines = [said or plain or "Audio generated successfully."]
+    if plan.notes and plan.requested and plan.requested not in ("pcm16", "wav"):
+        lines.append(f"Note: {plan.notes[0]}.")
+    await ctx.media(d.item)
+    return ToolResult(tool="generate_audio", text="\n".join(lines), media=[d.item], meta=meta)
+
+
+@dataclass
+class _AudioPlan:
+    """The request generate_audio sends, and why it differs from what was asked (``notes``)."""
+
+    model: str
+    requested: str | None
+    sent: str
+    voice: str | None
+    notes: list[str]
+    body: dict[str, Any]
+
+
+def _plan_audio(args: GenerateAudioInput, s: Settings) -> _AudioPlan:
+    """pcm16 by default and for pcm16-only models (noted); music models get no voice, no text."""
     model = clean_model(args.model) or s.default_audio_gen_model
     music = is_music_model(model)
     requested = args.format
@@ -244,126 +306,118 @@ async def generate_audio(args: GenerateAudioInput, ctx: ToolContext) -> ToolResu
     provider = merge_provider(args.provider, s)
     if provider:
         body["provider"] = provider
-    log.audit(
-        "generate_audio.start",
-        model=model,
-        prompt_preview=log.preview(args.prompt, 80),
-        voice=voice,
-        format=sent,
-        save=save is not None,
-    )
-    decoder = Base64Chunks(s.audio_max_download_bytes, "generate_audio")
-    transcript: list[str] = []
-    text: list[str] = []
-    finish = None
-    usage = None
-    served = None
-    gen_id = None
-    truncated = False
-    events = ctx.client.stream_sse("/chat/completions", body, context="generate_audio (stream)")
-    async with contextlib.aclosing(events):
-        async for event in events:
-            if event.get("__truncated__"):  # closed before a finish_reason or [DONE]
-                truncated = True
+    return _AudioPlan(model, requested, sent, voice, notes, body)
+
+
+@dataclass
+class _AudioStream:
+    """What the SSE stream carried: audio bytes (decoded chunk by chunk), transcript, text, ends."""
+
+    decoder: Base64Chunks
+    transcript: list[str] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+    finish: Any = None
+    usage: Any = None
+    served: Any = None
+    gen_id: Any = None
+    truncated: bool = False
+
+    async def take(self, event: dict[str, Any], ctx: ToolContext) -> None:
+        """One event: the stream's end marker, a whole non-streamed answer, or a chunk of deltas."""
+        if event.get("__truncated__"):  # closed before a finish_reason or [DONE]
+            self.truncated = True
+        elif "__full_response__" in event:  # a server that ignored stream: true
+            self._take_full(event["__full_response__"])
+        else:
+            await self._take_chunk(event, ctx)
+
+    def _take_full(self, full: Any) -> None:
+        choice = (full.get("choices") or [{}])[0] if isinstance(full, dict) else {}
+        msg = choice.get("message") or {}
+        self._take_audio(msg.get("audio") if isinstance(msg.get("audio"), dict) else {})
+        if isinstance(msg.get("content"), str):
+            self.text.append(msg["content"])
+        self.finish = choice.get("finish_reason")
+        self.usage = full.get("usage")
+        self.served, self.gen_id = full.get("model"), full.get("id")
+
+    async def _take_chunk(self, event: dict[str, Any], ctx: ToolContext) -> None:
+        self.served = event.get("model") or self.served
+        self.gen_id = event.get("id") or self.gen_id
+        if isinstance(event.get("usage"), dict):
+            self.usage = event["usage"]
+        for choice in event.get("choices") or []:
+            if not isinstance(choice, dict):
                 continue
-            if "__full_response__" in event:  # a server that ignored stream: true
-                full = event["__full_response__"]
-                choice = (full.get("choices") or [{}])[0] if isinstance(full, dict) else {}
-                msg = choice.get("message") or {}
-                audio = msg.get("audio") if isinstance(msg.get("audio"), dict) else {}
-                if isinstance(audio.get("data"), str):
-                    decoder.feed(audio["data"])
-                if isinstance(audio.get("transcript"), str):
-                    transcript.append(audio["transcript"])
-                if isinstance(msg.get("content"), str):
-                    text.append(msg["content"])
-                finish = choice.get("finish_reason")
-                usage = full.get("usage")
-                served, gen_id = full.get("model"), full.get("id")
-                continue
-            served = event.get("model") or served
-            gen_id = event.get("id") or gen_id
-            if isinstance(event.get("usage"), dict):
-                usage = event["usage"]
-            for choice in event.get("choices") or []:
-                if not isinstance(choice, dict):
-                    continue
-                delta = choice.get("delta") or {}
-                audio = delta.get("audio") if isinstance(delta.get("audio"), dict) else None
-                if audio is not None:
-                    if isinstance(audio.get("data"), str):
-                        decoder.feed(audio["data"])
-                    if isinstance(audio.get("transcript"), str):
-                        transcript.append(audio["transcript"])
-                if isinstance(delta.get("content"), str) and delta["content"]:
-                    text.append(delta["content"])
-                    await ctx.text(delta["content"])
-                if choice.get("finish_reason"):
-                    finish = choice["finish_reason"]
-    raw = decoder.close()
-    said = "".join(transcript).strip()
-    plain = "".join(text).strip()
-    if not raw:
-        shown = (said or plain)[:300] or "(none)"
-        reason = "content_filter" if finish == "content_filter" else "no_audio_in_stream"
-        raise ToolError(
-            ErrorCode.UPSTREAM_REFUSED,
-            f"Model returned no audio. Text response: {shown}",
-            details={"reason": reason, "finish_reason": finish, "model": model},
-            suggestions=[
-                "Rephrase the prompt",
-                "Check the model outputs audio (search_models with output modality audio)",
-            ],
-        )
-    data, mime, ext, wrap_note = audio_container(raw, raw_pcm_expected=sent == "pcm16")
-    if wrap_note:
-        notes.append(wrap_note)
-    d = deliver_bytes(
-        data,
-        kind="audio",
-        mime=mime,
-        ext=ext,
-        settings=s,
-        tool="generate_audio",
-        save_path=save,
-        noun="Audio",
-        item_meta={"transcript": said} if said else None,
+            delta = choice.get("delta") or {}
+            if isinstance(delta.get("audio"), dict):
+                self._take_audio(delta["audio"])
+            if isinstance(delta.get("content"), str) and delta["content"]:
+                self.text.append(delta["content"])
+                await ctx.text(delta["content"])
+            if choice.get("finish_reason"):
+                self.finish = choice["finish_reason"]
+
+    def _take_audio(self, audio: dict[str, Any]) -> None:
+        if isinstance(audio.get("data"), str):
+            self.decoder.feed(audio["data"])
+        if isinstance(audio.get("transcript"), str):
+            self.transcript.append(audio["transcript"])
+
+
+def _no_audio(said: str, finish: Any, model: str) -> ToolError:
+    """UPSTREAM_REFUSED for a stream without audio, showing whatever text came instead."""
+    reason = "content_filter" if finish == "content_filter" else "no_audio_in_stream"
+    return ToolError(
+        ErrorCode.UPSTREAM_REFUSED,
+        f"Model returned no audio. Text response: {said[:300] or '(none)'}",
+        details={"reason": reason, "finish_reason": finish, "model": model},
+        suggestions=[
+            "Rephrase the prompt",
+            "Check the model outputs audio (search_models with output modality audio)",
+        ],
     )
-    meta: dict[str, Any] = {"model": served or model, "mime": mime, "size_bytes": len(data)}
-    meta.update(d.meta)
+
+
+def _audio_meta(
+    plan: _AudioPlan,
+    got: _AudioStream,
+    delivered: dict[str, Any],
+    data: bytes,
+    mime: str,
+    said: str,
+    plain: str,
+) -> dict[str, Any]:
+    """The result's meta: what was served and delivered, then only the optional facts present."""
+    meta: dict[str, Any] = {
+        "model": got.served or plan.model,
+        "mime": mime,
+        "size_bytes": len(data),
+    }
+    meta.update(delivered)
     dur = _duration(data, mime)
     if dur is not None:
         meta["duration_s"] = dur
-    meta.update(format_requested=requested, format_sent=sent, audio_chunks=decoder.chunks)
-    if voice:
-        meta["voice"] = voice
-    if said:
-        meta["transcript"] = said
-    if plain:
-        meta["text"] = plain
-    if notes:
-        meta["notes"] = notes
-    if finish:
-        meta["finish_reason"] = finish
-    if truncated:
-        meta["truncated"] = True  # the audio may end early
-    u = usage_meta(usage)
+    meta.update(
+        format_requested=plan.requested, format_sent=plan.sent, audio_chunks=got.decoder.chunks
+    )
+    optional = {
+        "voice": plan.voice,
+        "transcript": said,
+        "text": plain,
+        "notes": plan.notes,
+        "finish_reason": got.finish,
+        "truncated": got.truncated,  # the audio may end early
+    }
+    meta.update((k, v) for k, v in optional.items() if v)
+    u = usage_meta(got.usage)
     if u:
         meta["usage"] = u
         if isinstance(u.get("cost"), (int, float)):
             meta["cost_usd"] = float(u["cost"])
-    if gen_id:
-        meta["generation_id"] = gen_id
-    if save is not None or "auto_saved" in d.meta:
-        lines = [d.text]
-        if said:
-            lines.append(f"Transcript: {said}")
-    else:
-        lines = [said or plain or "Audio generated successfully."]
-    if notes and requested and requested not in ("pcm16", "wav"):
-        lines.append(f"Note: {notes[0]}.")
-    await ctx.media(d.item)
-    return ToolResult(tool="generate_audio", text="\n".join(lines), media=[d.item], meta=meta)
+    if got.gen_id:
+        meta["generation_id"] = got.gen_id
+    return meta
 
 
 # ---- text_to_speech ------------------------------------------------------------------------------

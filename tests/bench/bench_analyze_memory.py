@@ -2,7 +2,7 @@
 
     python tests/bench/bench_analyze_memory.py [--mib 100]
 
-* The OpenRouter double runs in a subprocess (``python -m or_magic.testing --port 0``) so its
+* The OpenRouter double runs in a subprocess (``python -m or_magic.double --port 0``) so its
   buffering of the 133 MiB request body does not count against us.
 * A video of exactly ``--mib`` MiB is made from ``tests/fixtures/clip.mp4`` plus a ``free`` box of
   random padding (a valid ISO-BMFF file, so sniffing and the truncation check pass).
@@ -99,7 +99,7 @@ def _maxrss() -> int:
 
 def start_double() -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "or_magic.testing", "--port", "0"],
+        [sys.executable, "-m", "or_magic.double", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

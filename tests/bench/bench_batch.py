@@ -2,7 +2,7 @@
 
     python tests/bench/bench_batch.py [--n 10000] [--concurrency 8]
 
-* The OpenRouter double runs in a subprocess (``python -m or_magic.testing --port 0``), so its
+* The OpenRouter double runs in a subprocess (``python -m or_magic.double --port 0``), so its
   work (answering every request, running the batches) is not counted as ours.
 * Each engine runs in a fresh child process (same imports, one warm-up call, its own state dir):
   **interactive** = ``map(..., engine="interactive")`` (concurrent ``/chat/completions`` calls);
@@ -98,7 +98,7 @@ def child(engine: str, n: int, concurrency: int) -> dict:
 
 def start_double() -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "or_magic.testing", "--port", "0"],
+        [sys.executable, "-m", "or_magic.double", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -46,7 +46,7 @@ def bench_import(n: int = 15) -> None:
 async def bench_overhead(n: int = 300, concurrency: int = 32) -> None:
     import httpx
 
-    from or_magic.testing import OpenRouterDouble
+    from or_magic.double import OpenRouterDouble
     from or_magic.tools.api import call_tool
 
     with OpenRouterDouble() as double:

@@ -159,7 +159,7 @@ def main() -> None:
     ap.add_argument("--skip-cells", action="store_true")
     ap.add_argument("--skip-mcp", action="store_true")
     a = ap.parse_args()
-    from or_magic.testing import Fault, OpenRouterDouble
+    from or_magic.double import Fault, OpenRouterDouble
 
     with OpenRouterDouble() as double:
         if not a.skip_cells:

@@ -295,7 +295,7 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=50)
     a = ap.parse_args()
     sys.path.insert(0, str(REPO))
-    from or_magic.testing import OpenRouterDouble
+    from or_magic.double import OpenRouterDouble
 
     with OpenRouterDouble() as double:
         bench_startup(a.runs, double.base_url)

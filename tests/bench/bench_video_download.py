@@ -23,7 +23,7 @@ MiB = 1 << 20
 
 DOUBLE = """
 import sys, threading
-from or_magic.testing import OpenRouterDouble
+from or_magic.double import OpenRouterDouble
 d = OpenRouterDouble(require_auth=False, video_polls_to_complete=1, video_content_bytes=int(sys.argv[1]))
 d.start()
 print(d.base_url, flush=True)

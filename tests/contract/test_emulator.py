@@ -31,7 +31,7 @@ def _block_after(marker: str | None, lang: str, needle: str) -> str:
 def emulator():
     """The real command, as a user runs it (port 0 = any free one), stopped at the end."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "or_magic.testing", "--port", "0", "--management-key", MGMT],
+        [sys.executable, "-m", "or_magic.double", "--port", "0", "--management-key", MGMT],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -19,7 +19,7 @@ import pytest
 openrouter = pytest.importorskip("openrouter")
 from openrouter import errors  # noqa: E402
 
-from or_magic.testing import Fault, OpenRouterDouble  # noqa: E402
+from or_magic.double import Fault, OpenRouterDouble  # noqa: E402
 
 KEY = "sk-or-v1-" + "c0ffee" * 10 + "abcd"
 MGMT = "sk-or-v1-" + "facade" * 10 + "abcd"
@@ -115,7 +115,7 @@ def test_sdk_parses_every_success(sdk, name):
 
 
 def _catalog_ids() -> list[str]:
-    from or_magic.testing.catalog import MODELS
+    from or_magic.double.catalog import MODELS
 
     return [m["id"] for m in MODELS]
 

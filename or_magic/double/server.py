@@ -17,7 +17,7 @@ from .faults import Fault, RecordedRequest
 
 
 class OpenRouterDouble:
-    """A faithful local stand-in for the OpenRouter HTTP API (see ``or_magic/testing/app.py``).
+    """A faithful local stand-in for the OpenRouter HTTP API (see ``or_magic/double/app.py``).
 
     ``valid_keys=None`` accepts any non-empty bearer token; a set accepts only those keys.
     ``require_auth=False`` (the offline backend) accepts requests without any key.

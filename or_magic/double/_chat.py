@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,6 +233,46 @@ def validate(body: dict[str, Any], model_id: str, model: dict[str, Any]) -> None
 # ---- generation ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Ask:
+    """What one request asks, read once: the inputs every step of :func:`build` looks at."""
+
+    messages: list[Any]
+    media: list[dict[str, Any]]
+    user_text: str
+    echo: str
+    received: str  # " It also received …." or ""
+    seed: bytes
+    modalities: list[Any]
+    reasoning: bool  # asked for and the model supports it
+    exclude_reasoning: bool
+    reasoning_text: str
+
+
+def _read_ask(body: dict[str, Any], model_id: str, model: dict[str, Any]) -> _Ask:
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        messages = [{"role": "user", "content": body.get("prompt", "")}]
+    media = _media.summarise_media(messages)
+    user_text = last_user_text(messages)
+    wants_reasoning, exclude_reasoning = _wants_reasoning(body)
+    return _Ask(
+        messages=messages,
+        media=media,
+        user_text=user_text,
+        echo=echo_of(user_text),
+        received=f" It also received {describe_media(media)}." if media else "",
+        seed=_media.digest(model_id, user_text, len(media)),
+        modalities=body["modalities"] if isinstance(body.get("modalities"), list) else ["text"],
+        reasoning=wants_reasoning and "reasoning" in model.get("supported_parameters", []),
+        exclude_reasoning=exclude_reasoning,
+        reasoning_text=(
+            f"Offline double reasoning: the user wrote “{echo_of(user_text, 60)}”; "
+            "no real thinking happens here, the answer is deterministic."
+        ),
+    )
+
+
 def build(
     body: dict[str, Any],
     *,
@@ -242,88 +283,101 @@ def build(
     created: int,
     online: bool = False,
 ) -> Completion:
-    messages = body.get("messages")
-    if not isinstance(messages, list):
-        messages = [{"role": "user", "content": body.get("prompt", "")}]
-    media = _media.summarise_media(messages)
-    user_text = last_user_text(messages)
-    echo = echo_of(user_text)
-    seed = _media.digest(model_id, user_text, len(media))
-    modalities = body.get("modalities") if isinstance(body.get("modalities"), list) else ["text"]
-    wants_reasoning, exclude_reasoning = _wants_reasoning(body)
-    supports_reasoning = "reasoning" in model.get("supported_parameters", [])
+    """The whole answer to one chat request, in steps that each own one part of the request.
 
-    received = f" It also received {describe_media(media)}." if media else ""
-    content: str | None = (
-        f"[offline] {model_id} received your message: “{echo}”.{received} {OFFLINE_NOTE}"
+    Order matters: later steps override earlier ones (a forced tool call clears the text, a
+    scenario replaces the answer, the citation and usage describe the final content).
+    """
+    ask = _read_ask(body, model_id, model)
+    content = (
+        f"[offline] {model_id} received your message: “{ask.echo}”.{ask.received} {OFFLINE_NOTE}"
     )
     c = Completion(id=gen_id, model=model_id, created=created, content=content)
+    _answer_response_format(c, body, ask, model_id)
+    if ask.reasoning:
+        c.reasoning = None if ask.exclude_reasoning else ask.reasoning_text
+    reasoning_tokens = _words(ask.reasoning_text) if ask.reasoning else 0
+    if "image" in ask.modalities:
+        _answer_image(c, body, ask, model, scenario)
+    if "audio" in ask.modalities:
+        _answer_audio(c, body, ask)
+    _answer_tool_call(c, body, ask, scenario)
+    _cut_to_max_tokens(c, body)
+    replace = _SCENARIO_ANSWERS.get(scenario) if scenario else None
+    if replace is not None:
+        replaced_tokens = replace(c, ask.reasoning_text)
+        if replaced_tokens is not None:
+            reasoning_tokens = replaced_tokens
+    if online and c.content:
+        c.annotations = [_offline_citation(ask.user_text, len(c.content))]
+    c.usage = _usage(c, ask, model, reasoning_tokens)
+    return c
 
+
+def _answer_response_format(c: Completion, body: dict[str, Any], ask: _Ask, model_id: str) -> None:
+    """``json_schema``: an instance of the schema; ``json_object``: a small JSON echo."""
     rf = body.get("response_format")
-    if isinstance(rf, dict) and rf.get("type") == "json_schema":
+    if not isinstance(rf, dict):
+        return
+    if rf.get("type") == "json_schema":
         js = rf.get("json_schema") if isinstance(rf.get("json_schema"), dict) else {}
         c.content = json.dumps(
             instance_for(js.get("schema", {"type": "object"})), ensure_ascii=False
         )
-    elif isinstance(rf, dict) and rf.get("type") == "json_object":
+    elif rf.get("type") == "json_object":
+        media = describe_media(ask.media) or None
         c.content = json.dumps(
-            {
-                "offline": True,
-                "model": model_id,
-                "echo": echo,
-                "media": describe_media(media) or None,
-            },
+            {"offline": True, "model": model_id, "echo": ask.echo, "media": media},
             ensure_ascii=False,
         )
 
-    reasoning_text = (
-        f"Offline double reasoning: the user wrote “{echo_of(user_text, 60)}”; "
-        "no real thinking happens here, the answer is deterministic."
-    )
-    if wants_reasoning and supports_reasoning:
-        c.reasoning = None if exclude_reasoning else reasoning_text
-    reasoning_tokens = _words(reasoning_text) if wants_reasoning and supports_reasoning else 0
 
-    # images
-    if "image" in modalities and scenario not in ("no_image", "https_image"):
-        cfg = body.get("image_config") if isinstance(body.get("image_config"), dict) else {}
-        w, h = _media.image_dims(cfg.get("aspect_ratio"), cfg.get("image_size"))
-        data = _media.png(w, h, seed)
-        c.images = ["data:image/png;base64," + base64.b64encode(data).decode("ascii")]
-        only_image = "text" not in model["architecture"]["output_modalities"]
-        c.content = (
-            ""
-            if only_image
-            else f"Here is your image ({w}x{h} PNG) from the or_magic offline double for “{echo}”."
-            + received
-        )
-    elif "image" in modalities and scenario == "no_image":
-        c.content = (
-            f"I can't draw that right now (offline double, no_image scenario). Prompt: “{echo}”."
-        )
-    elif "image" in modalities and scenario == "https_image":
+def _answer_image(
+    c: Completion, body: dict[str, Any], ask: _Ask, model: dict[str, Any], scenario: str | None
+) -> None:
+    """A real PNG sized by ``image_config`` (or the no_image / https_image scenario's text)."""
+    if scenario == "no_image":
+        c.content = f"I can't draw that right now (offline double, no_image scenario). Prompt: “{ask.echo}”."
+        return
+    if scenario == "https_image":
         c.content = (
             "Here is your image: "
-            f"https://images.example.com/offline/{seed[:8].hex()}.png (offline double)"
+            f"https://images.example.com/offline/{ask.seed[:8].hex()}.png (offline double)"
         )
+        return
+    cfg = body.get("image_config") if isinstance(body.get("image_config"), dict) else {}
+    w, h = _media.image_dims(cfg.get("aspect_ratio"), cfg.get("image_size"))
+    data = _media.png(w, h, ask.seed)
+    c.images = ["data:image/png;base64," + base64.b64encode(data).decode("ascii")]
+    only_image = "text" not in model["architecture"]["output_modalities"]
+    c.content = (
+        ""
+        if only_image
+        else f"Here is your image ({w}x{h} PNG) from the or_magic offline double for “{ask.echo}”."
+        + ask.received
+    )
 
-    # audio
-    if "audio" in modalities:
-        audio_cfg = body.get("audio") if isinstance(body.get("audio"), dict) else {}
-        fmt = audio_cfg.get("format", "pcm16")
-        pcm = _media.pcm_tone(1.0, _media.tone_freq(seed))
-        if fmt == "wav":
-            c.audio = _media.wav(pcm)
-        elif fmt == "mp3":
-            c.audio = _media.asset_bytes("speech.mp3")
-        elif fmt == "opus":
-            c.audio = _media.asset_bytes("speech.opus")
-        else:
-            c.audio = pcm
-        c.transcript = f"Offline audio from the or_magic double for: {echo_of(user_text, 80)}"
-        c.content = ""
 
-    # tool calls
+_AUDIO_ASSETS = {"mp3": "speech.mp3", "opus": "speech.opus"}
+
+
+def _answer_audio(c: Completion, body: dict[str, Any], ask: _Ask) -> None:
+    """A tone (raw pcm16 or WAV) or a bundled mp3/opus clip, with a transcript and no text."""
+    audio_cfg = body.get("audio") if isinstance(body.get("audio"), dict) else {}
+    fmt = audio_cfg.get("format", "pcm16")
+    pcm = _media.pcm_tone(1.0, _media.tone_freq(ask.seed))
+    if fmt == "wav":
+        c.audio = _media.wav(pcm)
+    elif isinstance(fmt, str) and fmt in _AUDIO_ASSETS:
+        c.audio = _media.asset_bytes(_AUDIO_ASSETS[fmt])
+    else:
+        c.audio = pcm
+    c.transcript = f"Offline audio from the or_magic double for: {echo_of(ask.user_text, 80)}"
+    c.content = ""
+
+
+def _answer_tool_call(c: Completion, body: dict[str, Any], ask: _Ask, scenario: str | None) -> None:
+    """One call of the forced (or first) function when ``tool_choice`` demands it (or the scenario)."""
     tools = [
         t
         for t in body.get("tools") or []
@@ -335,72 +389,108 @@ def build(
     forced = None
     if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
         forced = choice["function"].get("name")
-    if scenario == "tool_calls" or (tools and (choice == "required" or forced)):
-        fn = next((t["function"] for t in tools if t["function"].get("name") == forced), None)
-        fn = fn or (tools[0]["function"] if tools else {"name": "offline_tool", "parameters": {}})
-        args = instance_for(fn.get("parameters") or {"type": "object", "properties": {}})
-        c.tool_calls = [
-            {
-                "id": "call_" + seed[:12].hex(),
-                "type": "function",
-                "function": {"name": fn.get("name"), "arguments": json.dumps(args)},
-            }
-        ]
-        c.content = None
-        c.finish_reason = c.native_finish_reason = "tool_calls"
+    if not (scenario == "tool_calls" or (tools and (choice == "required" or forced))):
+        return
+    fn = next((t["function"] for t in tools if t["function"].get("name") == forced), None)
+    fn = fn or (tools[0]["function"] if tools else {"name": "offline_tool", "parameters": {}})
+    args = instance_for(fn.get("parameters") or {"type": "object", "properties": {}})
+    c.tool_calls = [
+        {
+            "id": "call_" + ask.seed[:12].hex(),
+            "type": "function",
+            "function": {"name": fn.get("name"), "arguments": json.dumps(args)},
+        }
+    ]
+    c.content = None
+    c.finish_reason = c.native_finish_reason = "tool_calls"
 
-    # max_tokens
+
+def _cut_to_max_tokens(c: Completion, body: dict[str, Any]) -> None:
+    """Content longer than ``max_completion_tokens``/``max_tokens`` words stops with ``length``."""
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     if isinstance(limit, int) and limit > 0 and c.content and _words(c.content) > limit:
         c.content = " ".join(c.content.split()[:limit])
         c.finish_reason, c.native_finish_reason = "length", "length"
 
-    # scenarios that replace the answer
-    if scenario == "reasoning_cutoff":
-        c.content, c.reasoning = None, reasoning_text + " " + "Still thinking..." * 5
-        c.finish_reason, c.native_finish_reason = "length", "MAX_TOKENS"
-        reasoning_tokens = _words(c.reasoning)
-    elif scenario == "reasoning_only_stop":
-        c.content, c.reasoning = None, reasoning_text
-        c.finish_reason = c.native_finish_reason = "stop"
-        reasoning_tokens = _words(c.reasoning)
-    elif scenario == "refusal":
-        c.content = None
-        c.refusal = "I'm sorry, but I can't help with that. (offline double refusal scenario)"
-        c.finish_reason = c.native_finish_reason = "stop"
-    elif scenario == "content_filter":
-        c.content, c.images = "", []
-        c.finish_reason, c.native_finish_reason = "content_filter", "SAFETY"
-    elif scenario == "empty":
-        c.content, c.images = "", []
-        c.finish_reason = c.native_finish_reason = "stop"
-    elif scenario == "provider_error_200":
-        c.content = " ".join((c.content or "").split()[:4])
-        c.images = []
-        c.finish_reason = c.native_finish_reason = "error"
-        c.error = {
-            "code": 502,
-            "message": "Provider returned error",
-            "metadata": {"error_type": "provider_unavailable", "provider_code": "upstream_error"},
-        }
 
-    if online and c.content:
-        q = "+".join(re.findall(r"\w+", user_text)[:6]) or "offline"
-        c.annotations = [
-            {
-                "type": "url_citation",
-                "url_citation": {
-                    "url": f"https://example.com/offline-search?q={q}",
-                    "title": "Offline search result (or_magic double)",
-                    "content": "The offline double does not search the web; this citation is a stand-in.",
-                    "start_index": 0,
-                    "end_index": len(c.content),
-                },
-            }
-        ]
+# Scenarios that replace the answer. Each edits the completion and may return the new count of
+# reasoning tokens (None keeps the count of the normal answer).
 
-    # usage
-    p_tokens = prompt_tokens(messages, media)
+
+def _reasoning_cutoff(c: Completion, reasoning_text: str) -> int | None:
+    c.content, c.reasoning = None, reasoning_text + " " + "Still thinking..." * 5
+    c.finish_reason, c.native_finish_reason = "length", "MAX_TOKENS"
+    return _words(c.reasoning)
+
+
+def _reasoning_only_stop(c: Completion, reasoning_text: str) -> int | None:
+    c.content, c.reasoning = None, reasoning_text
+    c.finish_reason = c.native_finish_reason = "stop"
+    return _words(c.reasoning)
+
+
+def _refusal(c: Completion, reasoning_text: str) -> int | None:
+    c.content = None
+    c.refusal = "I'm sorry, but I can't help with that. (offline double refusal scenario)"
+    c.finish_reason = c.native_finish_reason = "stop"
+    return None
+
+
+def _content_filter(c: Completion, reasoning_text: str) -> int | None:
+    c.content, c.images = "", []
+    c.finish_reason, c.native_finish_reason = "content_filter", "SAFETY"
+    return None
+
+
+def _empty(c: Completion, reasoning_text: str) -> int | None:
+    c.content, c.images = "", []
+    c.finish_reason = c.native_finish_reason = "stop"
+    return None
+
+
+def _provider_error_200(c: Completion, reasoning_text: str) -> int | None:
+    c.content = " ".join((c.content or "").split()[:4])
+    c.images = []
+    c.finish_reason = c.native_finish_reason = "error"
+    c.error = {
+        "code": 502,
+        "message": "Provider returned error",
+        "metadata": {"error_type": "provider_unavailable", "provider_code": "upstream_error"},
+    }
+    return None
+
+
+_SCENARIO_ANSWERS: dict[str, Callable[[Completion, str], int | None]] = {
+    "reasoning_cutoff": _reasoning_cutoff,
+    "reasoning_only_stop": _reasoning_only_stop,
+    "refusal": _refusal,
+    "content_filter": _content_filter,
+    "empty": _empty,
+    "provider_error_200": _provider_error_200,
+}
+
+
+def _offline_citation(user_text: str, content_length: int) -> dict[str, Any]:
+    """The stand-in ``url_citation`` of a web-search (``:online``) answer."""
+    q = "+".join(re.findall(r"\w+", user_text)[:6]) or "offline"
+    return {
+        "type": "url_citation",
+        "url_citation": {
+            "url": f"https://example.com/offline-search?q={q}",
+            "title": "Offline search result (or_magic double)",
+            "content": "The offline double does not search the web; this citation is a stand-in.",
+            "start_index": 0,
+            "end_index": content_length,
+        },
+    }
+
+
+def _usage(
+    c: Completion, ask: _Ask, model: dict[str, Any], reasoning_tokens: int
+) -> dict[str, Any]:
+    """Token counts (words, fixed media costs) and a cost priced from the model's record."""
+    media = ask.media
+    p_tokens = prompt_tokens(ask.messages, media)
     text_tokens = _words(c.content) + _words(c.refusal) + _words(c.transcript)
     if c.tool_calls:
         text_tokens += sum(_words(tc["function"]["arguments"]) for tc in c.tool_calls)
@@ -414,7 +504,7 @@ def build(
         + audio_tokens * _price(model, "audio_output")
         + _price(model, "request")
     )
-    c.usage = {
+    return {
         "prompt_tokens": p_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": p_tokens + completion_tokens,
@@ -445,7 +535,6 @@ def build(
             ),
         },
     }
-    return c
 
 
 # ---- serialisation --------------------------------------------------------------------------

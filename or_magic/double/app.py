@@ -46,7 +46,7 @@ from .faults import (
     rate_limit_headers,
 )
 
-log = logging.getLogger("or_magic.testing")
+log = logging.getLogger("or_magic.double")
 
 PREFIX = "/api/v1"
 BIG_BODY = 8 * 1024 * 1024
