@@ -18,6 +18,7 @@ import pytest
 pytest.importorskip("openrouter")
 
 from openrouter import operations
+from openrouter.components.batchsubmitbody import BatchSubmitBody
 from openrouter.components.chatrequest import ChatRequest
 from openrouter.components.imagegenerationrequest import ImageGenerationRequest
 from openrouter.components.speechrequest import SpeechRequest
@@ -51,6 +52,7 @@ BODY_MODELS: dict[str, type] = {
     "/videos": VideoGenerationRequest,
     "/rerank": operations.CreateRerankRequestBody,
     "/embeddings": operations.CreateEmbeddingsRequestBody,
+    "/batches": BatchSubmitBody,  # each request's body is checked against its endpoint's model
 }
 
 # GET path (below /api/v1, ids replaced) → the operation's request model (its query fields)
@@ -281,6 +283,28 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
         for fmt in ("json", "verbose_json", "text", "srt", "vtt")
     ],
     ("stt-mp3", "speech_to_text", {"audio_path": "speech.mp3"}),
+    ("embed-one", "embed_texts", {"input": "cats purr"}),
+    (
+        "batch-embed",
+        "submit_batch",
+        {"tool": "embed_texts", "items": ["a", "b"], "args": {"dimensions": 32}, "wait": "batch"},
+    ),
+    (
+        "batch-chat",
+        "submit_batch",
+        {"items": ["hi"], "args": {"max_tokens": 20, "response_format": SCHEMA}, "wait": "batch"},
+    ),
+    (
+        "embed-many",
+        "embed_texts",
+        {
+            "input": ["cats purr", "dogs bark", "fish swim"],
+            "dimensions": 64,
+            "input_type": "search_document",
+            "chunk_size": 2,
+            "provider": {"order": ["openai"]},
+        },
+    ),
     (
         "rerank",
         "rerank_documents",
@@ -360,7 +384,19 @@ def check_request(rec: Any) -> list[str]:
         model = BODY_MODELS.get(ep)
         if model is None:
             return [f"POST {ep}: no SDK request model mapped (add one to BODY_MODELS)"]
-        return [f"POST {ep} {p}" for p in problems(model, rec.json, allow=ALLOWLIST.get(ep, set()))]
+        found = [
+            f"POST {ep} {p}" for p in problems(model, rec.json, allow=ALLOWLIST.get(ep, set()))
+        ]
+        if ep == "/batches":  # the requests inside a batch are the endpoint's own bodies
+            inner = str(rec.json.get("endpoint", "")).removeprefix("/v1")
+            sub = BODY_MODELS.get(inner)
+            if sub is None:
+                return [*found, f"POST /batches: no SDK model for endpoint {inner!r}"]
+            for r in rec.json.get("requests") or []:
+                body = {"model": rec.json.get("model"), **(r.get("body") or {})}
+                allow = ALLOWLIST.get(inner, set())
+                found += [f"POST /batches {inner} {p}" for p in problems(sub, body, allow=allow)]
+        return found
     model = QUERY_MODELS.get(ep)
     if model is None:
         return [] if not rec.query else [f"GET {ep}: query {sorted(rec.query)} with no model"]
@@ -383,7 +419,13 @@ async def test_request_matches_the_sdk_model(double, media, case, tool, args, mo
     wait = args.pop("wait", False)
     r = await call_tool(tool, args)
     assert not r.is_error, f"{case}: {r.code} {r.text}"
-    if wait:  # a background job: its request is sent after the call returns
+    if wait == "batch":  # a Batch API job: poll it to the end (GET /batches/{id})
+        r = await call_tool(
+            "get_batch_status",
+            {"batch_id": r.data["batch_id"], "wait": True, "max_wait_ms": 30_000},
+        )
+        assert r.data["counts"]["failed"] == 0, f"{case}: {r.text}"
+    elif wait:  # a background job: its request is sent after the call returns
         r = await call_tool(
             "get_chat_completion_status", {"job_id": r.data["job_id"], "wait_s": 30}
         )
@@ -397,7 +439,8 @@ async def test_request_matches_the_sdk_model(double, media, case, tool, args, mo
 def test_every_tool_is_covered():
     from or_magic.tools import registry
 
-    covered = {c[1] for c in CASES} | {"get_chat_completion_status", "get_video_status"}
+    followers = {"get_chat_completion_status", "get_video_status", "get_batch_status"}  # via wait
+    covered = {c[1] for c in CASES} | followers
     assert set(registry.all_tools()) <= covered
 
 
