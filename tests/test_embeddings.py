@@ -243,3 +243,90 @@ async def test_search_models_finds_embedding_models(double):
     ids = [m["id"] for m in r.data["results"]]
     assert ids == ["openai/text-embedding-3-small"]  # only embedding models
     assert all("embeddings" in m["architecture"]["output_modalities"] for m in r.data["results"])
+
+
+# ---- the magic ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ip():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from or_magic import log
+    from or_magic.magics import get_magics
+    from or_magic.testing import get_offline_double
+
+    saved = log._stream
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "or_magic")
+    m = get_magics(shell)
+    for name in m.trait_names(config=True):
+        setattr(m, name, m.trait_defaults(name))
+    double = get_offline_double()
+    double.reset()
+    yield shell
+    double.reset()
+    log._stream = saved
+    for k in [k for k in shell.user_ns if k.startswith("t_")]:
+        shell.user_ns.pop(k, None)
+
+
+def run(shell, source: str):
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as cap:
+        result = shell.run_cell(source)
+    shown = cap.stdout + "".join(str(o.data) for o in cap.outputs)
+    return shown, result
+
+
+def test_embed_cell_each_column_stores_the_array(ip):
+    ip.user_ns["t_df"] = pd.DataFrame({"text": TEXTS[:5]}, index=[10, 20, 30, 40, 50])
+    shown, res = run(ip, "%openrouter embed --each t_df.text --dimensions 48 -o t_vecs")
+    assert res.error_in_exec is None and res.error_before_exec is None, shown
+    v = ip.user_ns["t_vecs"].value
+    assert v.shape == (5, 48) and v.dtype == np.float32
+    np.testing.assert_allclose(v, expected(TEXTS[:5], 48), atol=1e-6)
+    assert "5 × 48 float32" in shown and "openai/text-embedding-3-small" in shown
+
+
+def test_embed_cell_body_is_one_text_and_interpolates(ip):
+    ip.user_ns["t_fruit"] = "apple"
+    shown, res = run(ip, "%%openrouter embed -o t_one\nred {{t_fruit}} pie")
+    assert res.error_in_exec is None, shown
+    np.testing.assert_allclose(
+        ip.user_ns["t_one"].value, [vector("red apple pie", 1536)], atol=1e-6
+    )
+
+
+def test_embed_cell_body_is_a_template_for_each_item(ip):
+    ip.user_ns["t_items"] = ["apple", "pear"]
+    shown, res = run(ip, "%%openrouter embed --each t_items -o t_q\nquery: {{item}}")
+    assert res.error_in_exec is None, shown
+    want = expected(["query: apple", "query: pear"])
+    np.testing.assert_allclose(ip.user_ns["t_q"].value, want, atol=1e-6)
+    shown, res = run(ip, "%openrouter embed --each t_nothing")
+    assert res.error_in_exec is not None and "no such variable" in str(res.error_in_exec)
+
+
+def test_embed_cell_refuses_an_empty_body_and_batch_without_each(ip):
+    _, res = run(ip, "%%openrouter embed\n   \n")
+    assert res.error_in_exec is not None and "write the text" in str(res.error_in_exec)
+    _, res = run(ip, "%%openrouter embed --batch\nhello")
+    assert res.error_in_exec is not None and "--each" in str(res.error_in_exec)
+
+
+def test_embed_cell_each_batch_stores_the_handle(ip):
+    ip.user_ns["t_s"] = pd.Series(TEXTS[:4], index=list("wxyz"))
+    shown, res = run(ip, "%%openrouter embed --each t_s --batch --dimensions 24 -o t_h\n{{item}}")
+    assert res.error_in_exec is None, shown
+    h = ip.user_ns["t_h"]
+    assert h.done and "Submitted orb_" in shown and "4 × 24 float32" in shown
+    np.testing.assert_allclose(h.to_numpy(), expected(TEXTS[:4], 24), atol=1e-6)
+    assert list(h.to_pandas().index) == list("wxyz")
+
+
+def test_models_embed_flag_lists_embedding_models(ip):
+    shown, res = run(ip, "%openrouter models --embed -o t_m")
+    assert res.error_in_exec is None, shown
+    assert "text-embedding-3-small" in shown and "gpt-4o" not in shown

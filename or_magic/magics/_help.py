@@ -28,13 +28,20 @@ What is in these?
                    [--save PATH] [--background]
 ```
 
+**Embed** (the cell is one text; `--each` embeds every item; `-o` stores `.value`, a float32 array):
+
+```
+%openrouter embed --each df.text [-m MODEL] [--dimensions 256] [--save vecs.npy] [--batch] -o vecs
+%%openrouter embed [-o vec]            (cell body = one text; with --each, a template: query: {{item}})
+```
+
 **Batch**: `%%openrouter --each items` (chat; `{{item}}` in the cell) or
 `%%openrouter analyze --each images` — or from Python `or_magic.map("analyze_image", paths, question=...)`.
 Add `--batch` for OpenRouter's Batch API (big jobs that survive restarts): `%openrouter batches`,
 `%openrouter wait orb_…`; Python `or_magic.map(tool, items, engine="batch")`.
 
 **Line commands**:
-`%openrouter models [QUERY] [--vision --audio --video --image-out --audio-out --video-out --free]`,
+`%openrouter models [QUERY] [--vision --audio --video --image-out --audio-out --video-out --embed --free]`,
 `info MODEL`, `health`, `usage [reset]`, `jobs`, `batches`, `wait [ID]`, `cancel [ID]`, `status VIDEO_ID [--save PATH]`,
 `reset [NAME|--all]`, `history [NAME]`, `key [--clear]`, `config`, `mcp start|stop|status [--port N]`, `dashboard`, `help`.
 
