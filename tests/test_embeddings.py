@@ -330,3 +330,37 @@ def test_models_embed_flag_lists_embedding_models(ip):
     shown, res = run(ip, "%openrouter models --embed -o t_m")
     assert res.error_in_exec is None, shown
     assert "text-embedding-3-small" in shown and "gpt-4o" not in shown
+
+
+# ---- MCP ------------------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore::mcp.MCPDeprecationWarning")
+async def test_mcp_gets_a_npy_and_a_preview(double, tmp_path, monkeypatch):
+    import io
+
+    from mcp import Client
+
+    from or_magic.mcp import build_server
+
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setenv("OPENROUTER_OUTPUT_DIR", str(out))
+    async with Client(build_server(), mode="auto") as c:
+        tools = {t.name: t for t in (await c.list_tools()).tools}
+        spec = tools["embed_texts"]
+        assert spec.output_schema and "input" in spec.input_schema["required"]
+        r = await c.call_tool("embed_texts", {"input": ["red apple", "green pear"]})
+        assert not r.is_error
+        sc = r.structured_content
+        assert sc["count"] == 2 and sc["dimensions"] == 1536 and len(sc["preview"]) == 2
+        blobs = [b for b in r.content if b.type == "resource"]
+        assert blobs and blobs[0].resource.mime_type == "application/x-npy"
+        arr = np.load(io.BytesIO(base64.b64decode(blobs[0].resource.blob)))
+        np.testing.assert_allclose(arr, expected(["red apple", "green pear"]), atol=1e-6)
+
+        r = await c.call_tool("embed_texts", {"input": ["x"], "save_path": "v/x.npy"})
+        links = [b for b in r.content if b.type == "resource_link"]
+        assert links and (out / "v" / "x.npy").is_file()
+        r = await c.call_tool("embed_texts", {"input": ["x"], "save_path": "../x.npy"})
+        assert r.is_error and dict(r.meta or {})["code"] == "UNSAFE_PATH"
