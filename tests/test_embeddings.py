@@ -219,6 +219,65 @@ def test_batch_items_that_fail_are_nan_rows_not_a_shifted_matrix(double):
     np.testing.assert_allclose(m[2], vector("gamma", 16), atol=1e-6)
 
 
+def test_a_cancelled_embedding_batch_keeps_finished_rows_in_place(double):
+    from or_magic.testing.faults import BatchScript
+
+    double.app.batch_api.script(
+        BatchScript(
+            statuses=["validating", "in_progress", "in_progress", "in_progress", "completed"]
+        )
+    )
+    texts = [f"text {i}" for i in range(8)]
+    h = or_magic.map("embed_texts", texts, engine="batch", progress=False, dimensions=8)
+    h.status()
+    h.cancel()
+    h.wait(poll_s=0.01, progress=False)
+    assert h.progress["status"] == "cancelled"
+    m = h.to_numpy()
+    res = h.results()
+    kept = [i for i, r in enumerate(res) if r.ok]
+    assert 0 < len(kept) < 8 and {r.code for r in res if not r.ok} == {"JOB_FAILED"}
+    for i in range(8):  # a finished row is its own text's vector; the others are NaN
+        if i in kept:
+            np.testing.assert_allclose(m[i], vector(texts[i], 8), atol=1e-6)
+        else:
+            assert np.isnan(m[i]).all()
+
+
+def test_forged_batch_answers_fail_their_item_with_a_code(double):
+    """A wrong count or width inside one batch answer fails that row only, with a reason."""
+    h = or_magic.map("embed_texts", ["a", "b", "c"], engine="batch", progress=False, dimensions=4)
+    chunk = h._engine.store.batch_chunks(h.id)[0]["upstream_id"]
+    good = _answer(1, 4)
+    forged = {
+        "id": chunk,
+        "object": "batch",
+        "status": "completed",
+        "request_counts": {},
+        "results": [
+            {"custom_id": "i0", "error": None, "response": {"status_code": 200, "body": good}},
+            {
+                "custom_id": "i1",
+                "error": None,
+                "response": {"status_code": 200, "body": _answer(3)},
+            },
+            {
+                "custom_id": "i2",
+                "error": None,
+                "response": {"status_code": 200, "body": _answer(1, 7)},
+            },
+        ],
+    }
+    double.inject(Fault(path=f"/batches/{chunk}", method="GET", status=200, body=forged))
+    h.wait(poll_s=0.01, progress=False, timeout=30)
+    res = h.results()
+    assert res[0].ok and res[0].value.tolist() == [[0.5] * 4]
+    assert res[1].code == "UPSTREAM_HTTP" and res[1].details["reason"] == "count"
+    assert res[2].code == "UPSTREAM_HTTP" and res[2].details["reason"] == "dimensions"
+    m = h.to_numpy()
+    assert m.shape == (3, 4) and np.isnan(m[1:]).all()
+
+
 def test_a_batch_item_with_many_texts_is_refused(double):
     h = or_magic.map("embed_texts", [{"input": ["a", "b"]}, "c"], engine="batch", progress=False)
     h.wait(poll_s=0.01, progress=False)
