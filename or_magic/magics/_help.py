@@ -35,13 +35,15 @@ What is in these?
 %%openrouter embed [-o vec]            (cell body = one text; with --each, a template: query: {{item}})
 ```
 
+`%openrouter models --embed` lists the embedding models.
+
 **Batch**: `%%openrouter --each items` (chat; `{{item}}` in the cell) or
 `%%openrouter analyze --each images` — or from Python `or_magic.map("analyze_image", paths, question=...)`.
 Add `--batch` for OpenRouter's Batch API (big jobs that survive restarts): `%openrouter batches`,
 `%openrouter wait orb_…`; Python `or_magic.map(tool, items, engine="batch")`.
 
 **Line commands**:
-`%openrouter models [QUERY] [--vision --audio --video --image-out --audio-out --video-out --embed --free]`,
+`%openrouter models [QUERY] [--vision --audio --video --image-out --audio-out --video-out --free]`,
 `info MODEL`, `health`, `usage [reset]`, `jobs`, `batches`, `wait [ID]`, `cancel [ID]`, `status VIDEO_ID [--save PATH]`,
 `reset [NAME|--all]`, `history [NAME]`, `key [--clear]`, `config`, `mcp start|stop|status [--port N]`, `dashboard`, `help`.
 
