@@ -41,6 +41,7 @@ MAIN_ARG = {
     "validate_model": "model",
     "search_models": "query",
     "get_chat_completion_status": "job_id",
+    "embed_texts": "input",
 }
 _MEDIA_ARGS = {"image_path", "audio_path", "video_path", "image"}
 _RATE_CODES = {"UPSTREAM_REFUSED", "UPSTREAM_HTTP", "UPSTREAM_TIMEOUT"}
@@ -148,8 +149,18 @@ class BatchResult:
 
     def to_pandas(self) -> Any:
         """One row per input, indexed like the input Series/DataFrame (else 0..n-1); the keys of
-        structured answers (``--schema`` / ``response_format``) become columns of their own."""
+        structured answers (``--schema`` / ``response_format``) become columns of their own;
+        ``embed_texts`` gives an ``embedding`` column (one float32 vector per row, None where the
+        item failed)."""
+        if self.tool == "embed_texts":
+            datas = [{"embedding": _row(i.result)} for i in self.items]
+            return results_frame(self.to_records(), datas, self.labels)
         return results_frame(self.to_records(), [i.result.data for i in self.items], self.labels)
+
+    def to_numpy(self) -> Any:
+        """``embed_texts``: one float32 ``(n, dims)`` array in input order; a failed item's row
+        is NaN (check ``.failed``), so rows always line up with the input."""
+        return stack_vectors([i.result for i in self.items])
 
     # -- display
     def summary(self) -> str:
@@ -197,6 +208,30 @@ class BatchResult:
 
     def __repr__(self) -> str:
         return f"BatchResult({self.summary()})"
+
+
+def _row(r: ToolResult) -> Any:
+    """One item's vector (1-D) from an ``embed_texts`` result, or None."""
+    v = r.value if r.ok else None
+    if v is None:
+        return None
+    return v[0] if len(v) == 1 else v
+
+
+def stack_vectors(results: list[ToolResult]) -> Any:
+    """Per-item ``embed_texts`` results → one float32 matrix (NaN rows for failures)."""
+    import numpy as np
+
+    rows = [_row(r) for r in results]
+    dims = {len(v) for v in rows if v is not None}
+    if len(dims) > 1:
+        raise ValueError(f"vectors of different dimensions: {sorted(dims)}")
+    width = dims.pop() if dims else 0
+    out = np.full((len(rows), width), np.nan, dtype=np.float32)
+    for i, v in enumerate(rows):
+        if v is not None:
+            out[i] = v
+    return out
 
 
 def results_frame(
@@ -248,6 +283,8 @@ def _short(v: Any, n: int = 60) -> str:
 
 def build_args(tool: str, item: Any, common: Mapping[str, Any]) -> dict[str, Any]:
     """Arguments for one item: a dict is merged over ``common``; a value fills the main input."""
+    if tool == "embed_texts":  # per-item vectors live in ``value``; no .npy per item
+        common = {"npy": False, **common}
     if isinstance(item, Mapping):
         return {**common, **item}
     key = MAIN_ARG.get(tool)

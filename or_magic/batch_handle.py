@@ -129,7 +129,14 @@ class BatchHandle:
         return tot
 
     def to_pandas(self) -> Any:
+        """One row per input, aligned to the input's index (``embed_texts``: an ``embedding``
+        column)."""
         return self.to_batch_result().to_pandas()
+
+    def to_numpy(self) -> Any:
+        """``embed_texts``: the float32 ``(n, dims)`` matrix in input order (NaN rows for
+        failed items)."""
+        return self.to_batch_result().to_numpy()
 
     def summary(self) -> str:
         p = self._progress

@@ -31,6 +31,7 @@ DEFAULT_TTS_MODEL = "deepgram/flux-tts:free"
 DEFAULT_STT_MODEL = "openai/whisper-1"
 DEFAULT_VIDEO_GEN_MODEL = "google/veo-3.1"
 DEFAULT_RERANK_MODEL = "cohere/rerank-v3.5"
+DEFAULT_EMBED_MODEL = "openai/text-embedding-3-small"
 DEFAULT_REFERER = "https://github.com/or-magic/or_magic"
 DEFAULT_TITLE = "or_magic"
 
@@ -198,6 +199,13 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "str",
         DEFAULT_RERANK_MODEL,
         "default rerank model",
+    ),
+    _v(
+        "OPENROUTER_DEFAULT_EMBED_MODEL",
+        "default_embed_model",
+        "str",
+        DEFAULT_EMBED_MODEL,
+        "default embeddings model",
     ),
     _v(
         "OPENROUTER_MAX_TOKENS",
@@ -576,6 +584,7 @@ class Settings:
     default_stt_model: str = DEFAULT_STT_MODEL
     default_video_gen_model: str = DEFAULT_VIDEO_GEN_MODEL
     default_rerank_model: str = DEFAULT_RERANK_MODEL
+    default_embed_model: str = DEFAULT_EMBED_MODEL
     max_tokens: int | None = None
     provider_quantizations: tuple[str, ...] = ()
     provider_ignore: tuple[str, ...] = ()

@@ -566,7 +566,10 @@ class RichResult:
 
     @property
     def value(self) -> Any:
-        """Parsed JSON for ``--format json`` / ``--schema`` answers, else the text."""
+        """The result's own Python value when it has one (``embed_texts``: the float32 array),
+        parsed JSON for ``--format json`` / ``--schema`` answers, else the text."""
+        if self.raw.value is not None:
+            return self.raw.value
         v = json_value(self.raw) if self.fmt == "json" else None
         return self.raw.text if v is None else v
 

@@ -68,6 +68,9 @@ class ToolResult:
     details: dict[str, Any] | None = None
     suggestions: list[str] = field(default_factory=list)
     retry_after_seconds: float | None = None
+    # The Python-native value, for callers in the same process (``embed_texts``: a float32
+    # ``(n, dims)`` numpy array). Never serialised: MCP and the registry see ``data``/``media``.
+    value: Any = field(default=None, repr=False, compare=False)
 
     # ---- construction helpers -------------------------------------------------------------
     @classmethod

@@ -35,6 +35,7 @@ EXPECTED = {
     "mcp_from_kernel",
     "batch",
     "dashboard",
+    "scale",
 }
 CELL_TIMEOUT_S = 120
 # Recognisable fake token for the in-kernel MCP server: it must never show up in an output.
@@ -276,6 +277,32 @@ def _check_dashboard(nb, work: Path) -> None:
     assert m and int(m.group(1)) > 0 and m.group(2) != "None", "the model pickers were filled"
 
 
+def _check_scale(nb, work: Path) -> None:
+    text = _all_text(nb)
+    assert "fresh process: chat_completion batch orb_" in text, "a new process reattached"
+    assert "completed · 5000 ok, 0 failed" in text, text[-2000:]
+    m = re.search(r"(\d+) rows: (\d+) labelled, (\d+) embedded, (\d+) failed", text)
+    assert m and m.groups() == ("5000", "5000", "5000", "0"), "every row came back, joined"
+    assert "(5000, 256) float32" in text
+    assert not (work / "scale_state.json").exists(), "the clean-up cell ran"
+
+
+def _stop_notebook_processes(work: Path) -> None:
+    """scale.ipynb starts the double as its own process; stop it even when a cell failed."""
+    state = work / "scale_state.json"
+    try:
+        pid = json.loads(state.read_text()).get("double_pid")
+    except (OSError, ValueError):
+        return
+    if isinstance(pid, int):
+        import signal
+
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
 CHECKS: dict[str, Callable] = {
     "quickstart": _check_quickstart,
     "analysis": _check_analysis,
@@ -284,6 +311,7 @@ CHECKS: dict[str, Callable] = {
     "mcp_from_kernel": _check_mcp,
     "batch": _check_batch,
     "dashboard": _check_dashboard,
+    "scale": _check_scale,
 }
 
 
@@ -300,7 +328,10 @@ def test_notebook_executes(path: Path, kernel_spec_manager, tmp_path: Path) -> N
     state = tmp_path / "nb-state"
     work.mkdir()
     state.mkdir()
-    executed = execute_notebook(path, kernel_spec_manager, work, state)
+    try:
+        executed = execute_notebook(path, kernel_spec_manager, work, state)
+    finally:
+        _stop_notebook_processes(work)
 
     errors = [o for o in _outputs(executed) if o.get("output_type") == "error"]
     assert not errors, errors

@@ -11,7 +11,9 @@ the double serves the OpenAI-compatible ``POST /batches/{id}/cancel`` (``cancell
 
 Chat requests are answered by the double's own ``/chat/completions`` handler, so a batch result is
 exactly what the interactive call would have returned (same validation, same per-model faults).
-Embedding requests get small deterministic vectors from the text (``embed_text``).
+Embedding requests are answered by the interactive ``/embeddings`` code (``_embed.embed_body``:
+same vectors, same ``dimensions``/``encoding_format`` handling, same per-token price), so a batch
+vector equals the one the interactive call returns.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import _embed
 from ._chat import ApiError, bad_request
 from .catalog import find_model
 from .faults import (
@@ -45,21 +48,14 @@ ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings", "/v1/responses", "/v1/mes
 SERVED_ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings")
 MAX_REQUESTS = 10_000  # per batch; the real limit is not documented in the SDK
 MAX_CUSTOM_ID = 64
-EMBED_DIM = 64
+EMBED_DIM = _embed.DEFAULT_DIMENSIONS
 WINDOW_S = 24 * 3600
 _CUSTOM_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
 def embed_text(text: str, dim: int = EMBED_DIM) -> list[float]:
-    """A unit vector from hashed word and character-trigram features: similar texts are near."""
-    vec = [0.0] * dim
-    low = text.lower()
-    feats = low.split() + [low[i : i + 3] for i in range(max(0, len(low) - 2))]
-    for f in feats:
-        h = hashlib.blake2b(f.encode(), digest_size=8).digest()
-        vec[h[0] % dim] += 1.0 if h[1] & 1 else -1.0
-    norm = math.sqrt(sum(v * v for v in vec)) or 1.0
-    return [round(v / norm, 6) for v in vec]
+    """The interactive ``/embeddings`` vector of ``text`` (similar texts are near)."""
+    return _embed.vector(text, dim)
 
 
 @dataclass
@@ -385,22 +381,23 @@ class BatchAPI:
 
     def _embed(self, body: dict[str, Any]) -> dict[str, Any] | str:
         """An embeddings answer for one request body, or the message of its 400."""
-        inp = body.get("input")
-        texts = [inp] if isinstance(inp, str) else inp
-        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
-            return "input must be a string or a non-empty list of strings"
-        dim = body.get("dimensions")
-        dim = dim if isinstance(dim, int) and 1 <= dim <= 4096 else EMBED_DIM
-        tokens = sum(max(1, len(t.split())) for t in texts)
+        try:
+            data, tokens = _embed.embed_body(body)
+        except ApiError as exc:
+            err = exc.body.get("error") if isinstance(exc.body, dict) else None
+            return str(err.get("message") if isinstance(err, dict) else "invalid request")
+        model = find_model(body.get("model"))
+        price = float(((model or {}).get("pricing") or {}).get("prompt", "0") or 0)
         return {
             "object": "list",
             "id": self.app.new_id("emb"),
             "model": body.get("model"),
-            "data": [
-                {"object": "embedding", "index": i, "embedding": embed_text(t, dim)}
-                for i, t in enumerate(texts)
-            ],
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens, "cost": tokens * 2e-8},
+            "data": data,
+            "usage": {
+                "prompt_tokens": tokens,
+                "total_tokens": tokens,
+                "cost": round(tokens * price, 12),
+            },
         }
 
 

@@ -437,6 +437,8 @@ class OpenRouterMagics(Magics):
 
                     words = [interpolate(w, self.shell.user_ns)[0] for w in words]
                 return getattr(self, f"_line_{cmd}")(words)
+            if cmd == "embed":  # `%openrouter embed --each df.text` needs no cell body
+                return self._cell_embed(words, "")
             if cmd in P.CELL_MODES:
                 raise UsageError(
                     f"'{cmd}' is a cell mode: write %%openrouter {cmd} on the first line of a "
@@ -743,6 +745,11 @@ class OpenRouterMagics(Magics):
         )
         return self._run_generation("generate_video", args, opts, title="video", prompt=prompt)
 
+    def _cell_embed(self, words: list[str], cell: str) -> Any:
+        from ._embed import cell_embed  # the mode lives in its own module
+
+        return cell_embed(self, words, cell)
+
     # -- batch (--each)
     def _each_items(self, var: str) -> list[Any]:
         from ._interp import is_missing, resolve
@@ -844,6 +851,7 @@ class OpenRouterMagics(Magics):
                 "provider": opts.provider,
                 "capabilities": caps or None,
                 "free_only": True if opts.free else None,
+                "output_modalities": ["embeddings"] if opts.embed else None,
                 "limit": max(1, min(opts.limit, 50)),
             }
         )

@@ -28,6 +28,15 @@ What is in these?
                    [--save PATH] [--background]
 ```
 
+**Embed** (the cell is one text; `--each` embeds every item; `-o` stores `.value`, a float32 array):
+
+```
+%openrouter embed --each df.text [-m MODEL] [--dimensions 256] [--save vecs.npy] [--batch] -o vecs
+%%openrouter embed [-o vec]            (cell body = one text; with --each, a template: query: {{item}})
+```
+
+`%openrouter models --embed` lists the embedding models.
+
 **Batch**: `%%openrouter --each items` (chat; `{{item}}` in the cell) or
 `%%openrouter analyze --each images` — or from Python `or_magic.map("analyze_image", paths, question=...)`.
 Add `--batch` for OpenRouter's Batch API (big jobs that survive restarts): `%openrouter batches`,

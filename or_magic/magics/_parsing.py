@@ -33,7 +33,7 @@ MAGIC_CHOICES = frozenset(
     {("chat", "format"), ("analyze", "format"), ("analyze", "kind"), ("mcp", "action")}
 )
 
-CELL_MODES = ("chat", "analyze", "image", "audio", "speech", "video")
+CELL_MODES = ("chat", "analyze", "image", "audio", "speech", "video", "embed")
 LINE_COMMANDS = (
     "models",
     "info",
@@ -244,6 +244,7 @@ def models_parser() -> _Parser:
         p.add_argument(f"--{flag}", action="store_true", help=f"accepts {flag} input")
     for flag in ("image-out", "audio-out", "video-out"):
         p.add_argument(f"--{flag}", action="store_true", help=f"generates {flag[:-4]}")
+    p.add_argument("--embed", action="store_true", help="embeddings models")
     p.add_argument("--free", action="store_true")
     p.add_argument("-n", "--limit", type=int, default=20)
     p.add_argument("-o", "--out", metavar="VAR")

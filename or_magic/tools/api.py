@@ -240,11 +240,18 @@ def _objects_to_handles(args: dict[str, Any], handles: list[str]) -> dict[str, A
     """
     out: dict[str, Any] = {}
     for key, value in args.items():
+        if _is_series(value):  # a DataFrame column (``df.text``): its values, in order
+            value = value.tolist()
         if isinstance(value, list) or (isinstance(value, tuple) and not _is_rate_tuple(value)):
             out[key] = [_plain_arg(v, handles, f"{key}[{i}]") for i, v in enumerate(value)]
         else:
             out[key] = _plain_arg(value, handles, key)
     return out
+
+
+def _is_series(value: Any) -> bool:
+    """A pandas Series (checked without importing pandas: only a loaded pandas made one)."""
+    return type(value).__name__ == "Series" and (type(value).__module__ or "").startswith("pandas")
 
 
 def _is_rate_tuple(value: tuple[Any, ...]) -> bool:

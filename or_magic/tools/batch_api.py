@@ -23,7 +23,12 @@ RESULTS_PAGE_MAX = 1000
 
 class SubmitBatchInput(StrictModel):
     tool: Literal[
-        "chat_completion", "analyze_image", "analyze_audio", "analyze_video", "analyze_media"
+        "chat_completion",
+        "analyze_image",
+        "analyze_audio",
+        "analyze_video",
+        "analyze_media",
+        "embed_texts",
     ] = Field("chat_completion", description="The tool to run once per item")
     items: list[str | dict[str, Any]] = Field(
         ...,

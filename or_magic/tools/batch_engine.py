@@ -35,11 +35,27 @@ EMBED_ENDPOINT = "/v1/embeddings"
 CHAT_TOOLS = frozenset(
     {"chat_completion", "analyze_image", "analyze_audio", "analyze_video", "analyze_media"}
 )
+# Tools whose single request is an /embeddings body (one text per batch item).
+EMBED_TOOLS = frozenset({"embed_texts"})
+BATCH_TOOLS = CHAT_TOOLS | EMBED_TOOLS
 DEFAULT_MAX_REQUESTS = 1000
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 
 ProgressFn = Callable[[dict[str, Any]], Awaitable[None] | None]
+
+
+def endpoint_for(tool: str) -> str:
+    """The Batch API endpoint a tool's requests go to."""
+    return EMBED_ENDPOINT if tool in EMBED_TOOLS else CHAT_ENDPOINT
+
+
+def _not_batchable(tool: str) -> ToolError:
+    return ToolError(
+        ErrorCode.INVALID_INPUT,
+        f"{tool} cannot run through the Batch API",
+        suggestions=[f"Batchable tools: {', '.join(sorted(BATCH_TOOLS))}"],
+    )
 
 
 # ---- capturing a tool's request body ---------------------------------------------------------
@@ -116,17 +132,21 @@ async def capture_body(tool: str, args: dict[str, Any], settings: Settings) -> P
     from .registry import get_tool
 
     spec = get_tool(tool)
-    if spec is None or tool not in CHAT_TOOLS:
-        raise ToolError(
-            ErrorCode.INVALID_INPUT,
-            f"{tool} cannot run through the Batch API",
-            suggestions=[f"Batchable tools: {', '.join(sorted(CHAT_TOOLS))}"],
-        )
+    if spec is None or tool not in BATCH_TOOLS:
+        raise _not_batchable(tool)
     handles: list[str] = []
     try:
         parsed = _validate(spec, _objects_to_handles(dict(args), handles))
+        if tool in EMBED_TOOLS and not isinstance(parsed.input, str) and len(parsed.input) != 1:
+            raise ToolError(
+                ErrorCode.INVALID_INPUT,
+                f"{tool}: one text per batch item (got {len(parsed.input)})",
+                suggestions=[
+                    "Pass the texts as the items: or_magic.map('embed_texts', texts, ...)"
+                ],
+            )
         ctx = ToolContext(tool=tool, settings=settings)
-        media = tool != "chat_completion"
+        media = tool not in ("chat_completion", *EMBED_TOOLS)
         ctx._client = _CaptureClient(settings, media=media)  # type: ignore[assignment]
         await spec.handler(parsed, ctx)
     except _Captured as cap:
@@ -153,6 +173,8 @@ async def capture_body(tool: str, args: dict[str, Any], settings: Settings) -> P
 
 def finish_params(tool: str, parsed: Any) -> dict[str, Any]:
     """What turning an answer back into a ``ToolResult`` needs, small enough to persist."""
+    if tool in EMBED_TOOLS and parsed is not None:
+        return {"dimensions": parsed.dimensions}
     if tool == "chat_completion" and parsed is not None:
         return {
             "response_format": parsed.response_format,
@@ -168,6 +190,7 @@ class Finisher:
     def __init__(self, tool: str, finish: dict[str, Any], settings: Settings) -> None:
         self.tool = tool
         self.settings = settings
+        self.finish = finish
         self.args: Any = None
         self.ctx: Any = None
         if tool == "chat_completion":
@@ -234,6 +257,14 @@ def to_tool_result(
         data = response.get("body")
         if not isinstance(data, dict):
             raise ToolError(ErrorCode.UPSTREAM_HTTP, f"{tool}: unexpected result shape")
+        if tool in EMBED_TOOLS:
+            from .embed import finish_embedding
+
+            dims = finisher.finish.get("dimensions")
+            res = finish_embedding(data, dims if isinstance(dims, int) else None)
+            res.tool = tool
+            res.meta["batch"] = {"custom_id": result.get("custom_id")}
+            return res
         c = parse_message(data)
         if c.error is not None:
             raise classify_upstream(None, {"error": c.error}, {}, context=tool)
@@ -254,7 +285,7 @@ def dump_result(r: ToolResult) -> tuple[bool, str]:
 
 def load_result(raw: str) -> ToolResult:
     d = json.loads(raw)
-    return ToolResult(
+    res = ToolResult(
         tool=d.get("tool", ""),
         text=d.get("text") or "",
         is_error=bool(d.get("is_error")),
@@ -265,6 +296,11 @@ def load_result(raw: str) -> ToolResult:
         suggestions=d.get("suggestions") or [],
         retry_after_seconds=d.get("retry_after_seconds"),
     )
+    if res.tool in EMBED_TOOLS:
+        from .embed import load_vectors
+
+        load_vectors(res)
+    return res
 
 
 # ---- the engine -----------------------------------------------------------------------------
@@ -309,12 +345,8 @@ class BatchEngine:
         """
         from ..jobs import backend_label
 
-        if tool not in CHAT_TOOLS:
-            raise ToolError(
-                ErrorCode.INVALID_INPUT,
-                f"{tool} cannot run through the Batch API",
-                suggestions=[f"Batchable tools: {', '.join(sorted(CHAT_TOOLS))}"],
-            )
+        if tool not in BATCH_TOOLS:
+            raise _not_batchable(tool)
         if not arg_list:
             raise ToolError(ErrorCode.INVALID_INPUT, "no items to batch")
         max_requests = max(1, int(max_requests))
@@ -325,7 +357,7 @@ class BatchEngine:
         self.store.create_batch(
             id=bid,
             tool=tool,
-            endpoint=CHAT_ENDPOINT,
+            endpoint=endpoint_for(tool),
             model=None,
             backend=backend_label(self.settings),
             items=[(i, f"i{i}", label_json[i], prev[i]) for i in range(n)],
@@ -398,7 +430,7 @@ class BatchEngine:
         early: list[tuple[int, bool, str]],
     ) -> None:
         payload = {
-            "endpoint": CHAT_ENDPOINT,
+            "endpoint": endpoint_for(tool),
             "model": model,
             "completion_window": "24h",
             "requests": [{"custom_id": f"i{i}", "body": body} for i, body in chunk],

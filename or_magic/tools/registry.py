@@ -23,6 +23,7 @@ FAMILY_MODULES = (
     "or_magic.tools.audio_gen",
     "or_magic.tools.video_gen",
     "or_magic.tools.rerank",
+    "or_magic.tools.embed",
     "or_magic.tools.health",
     "or_magic.tools.batch_api",
 )

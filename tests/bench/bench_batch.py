@@ -11,6 +11,9 @@
 * Per engine: peak RSS growth over the run (psutil sampled every 5 ms), client CPU
   (user+system of the child only) per item, wall time. Targets for the batch engine: RSS growth
   ≤ 200 MiB and ≤ 1 ms CPU per item. Prints figures and batch/interactive ratios; asserts nothing.
+* ``--embed`` adds the same two rows for ``embed_texts`` (256 dimensions): **embed** = one
+  interactive call over all N texts (chunked by the tool, 256 texts per request), **embed-batch** =
+  ``map("embed_texts", ..., engine="batch")`` + ``wait()`` + ``to_numpy()``.
 """
 
 from __future__ import annotations
@@ -62,7 +65,42 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def embed_child(engine: str, n: int) -> dict:
+    import or_magic
+
+    or_magic.call_tool_sync("embed_texts", input="warm up", npy=False)
+    items = [f"Review #{i}: the product was fine" for i in range(n)]
+    t0, c0 = time.perf_counter(), _cpu()
+    submitted = 0.0
+    with PeakRSS() as rss:
+        if engine == "embed-batch":
+            h = or_magic.map("embed_texts", items, engine="batch", progress=False, dimensions=256)
+            submitted = time.perf_counter() - t0
+            h.wait(poll_s=0.2, progress=False)
+            mat = h.to_numpy()
+        else:
+            mat = or_magic.call_tool_sync(
+                "embed_texts", input=items, dimensions=256, npy=False
+            ).value
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    import numpy as np
+
+    ok = int(np.isfinite(mat).all(axis=1).sum()) if mat is not None else 0
+    return {
+        "engine": engine,
+        "n": n,
+        "ok": ok,
+        "wall_s": wall,
+        "submit_s": submitted,
+        "cpu_s": cpu,
+        "cpu_ms_per_item": 1000 * cpu / n,
+        "rss_growth_mib": (rss.peak - rss.start) / MiB,
+    }
+
+
 def child(engine: str, n: int, concurrency: int) -> dict:
+    if engine.startswith("embed"):
+        return embed_child(engine, n)
     import or_magic
 
     or_magic.call_tool_sync("chat_completion", prompt="warm up", max_tokens=8)
@@ -116,7 +154,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--concurrency", type=int, default=8)
-    ap.add_argument("--child", choices=("interactive", "batch"))
+    ap.add_argument("--child", choices=("interactive", "batch", "embed", "embed-batch"))
+    ap.add_argument("--embed", action="store_true", help="also embed_texts, both engines")
     args = ap.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args.n, args.concurrency)))
@@ -124,7 +163,8 @@ def main() -> None:
     proc, base_url = start_double()
     try:
         figures = {}
-        for engine in ("interactive", "batch"):
+        engines = ["interactive", "batch"] + (["embed", "embed-batch"] if args.embed else [])
+        for engine in engines:
             with tempfile.TemporaryDirectory() as state:
                 env = {
                     **os.environ,
@@ -170,6 +210,15 @@ def main() -> None:
             b["rss_growth_mib"] / max(i["rss_growth_mib"], 0.1),
         )
     )
+    if args.embed:
+        e, eb = figures["embed"], figures["embed-batch"]
+        print(
+            "embeddings batch/interactive: wall {:.2f}× · CPU/item {:.2f}× · RSS {:.2f}×".format(
+                eb["wall_s"] / e["wall_s"],
+                eb["cpu_ms_per_item"] / max(e["cpu_ms_per_item"], 1e-6),
+                eb["rss_growth_mib"] / max(e["rss_growth_mib"], 0.1),
+            )
+        )
     print(
         f"targets (batch): RSS growth ≤ 200 MiB → {b['rss_growth_mib']:.1f} MiB; "
         f"CPU ≤ 1 ms/item → {b['cpu_ms_per_item']:.3f} ms"

@@ -284,6 +284,23 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
         for fmt in ("json", "verbose_json", "text", "srt", "vtt")
     ],
     ("stt-mp3", "speech_to_text", {"audio_path": "speech.mp3"}),
+    ("embed-one", "embed_texts", {"input": "cats purr"}),
+    (
+        "embed-many",
+        "embed_texts",
+        {
+            "input": ["cats purr", "dogs bark", "fish swim"],
+            "dimensions": 64,
+            "input_type": "search_document",
+            "chunk_size": 2,
+            "provider": {"order": ["openai"]},
+        },
+    ),
+    (
+        "embed-batch",
+        "submit_batch",
+        {"tool": "embed_texts", "items": ["a", "b"], "args": {"dimensions": 32}},
+    ),
     (
         "rerank",
         "rerank_documents",
