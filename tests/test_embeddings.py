@@ -10,8 +10,8 @@ import struct
 import pytest
 
 import or_magic
-from or_magic.testing import Fault
-from or_magic.testing._embed import vector
+from or_magic.double import Fault
+from or_magic.double._embed import vector
 from or_magic.tools.api import call_tool, call_tool_sync
 
 np = pytest.importorskip("numpy")
@@ -220,7 +220,7 @@ def test_batch_items_that_fail_are_nan_rows_not_a_shifted_matrix(double):
 
 
 def test_a_cancelled_embedding_batch_keeps_finished_rows_in_place(double):
-    from or_magic.testing.faults import BatchScript
+    from or_magic.double.faults import BatchScript
 
     double.app.batch_api.script(
         BatchScript(
@@ -312,8 +312,8 @@ def ip():
     from IPython.core.interactiveshell import InteractiveShell
 
     from or_magic import log
+    from or_magic.double import get_offline_double
     from or_magic.magics import get_magics
-    from or_magic.testing import get_offline_double
 
     saved = log._stream
     shell = InteractiveShell.instance()

@@ -46,6 +46,7 @@ TOOL_MODULES: dict[str, str] = {
         "or_magic.tools.video_gen",
     ),
     "rerank_documents": "or_magic.tools.rerank",
+    "embed_texts": "or_magic.tools.embed",
     "health_check": "or_magic.tools.health",
     **dict.fromkeys(("submit_batch", "get_batch_status"), "or_magic.tools.batch_api"),
 }
