@@ -222,7 +222,46 @@ def _text(value: Any) -> str | None:
 
 # ---- the store ----------------------------------------------------------------------------------
 
-_COLUMNS = ["ts", "tool", "model", "chat", "notebook", "session", "pid", "prompt", "messages", "params", "answer", "media", "usage", "cost_usd", "latency_ms", "offline", "cache_hit", "is_error", "code", "meta"]
+
+def _open(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def _values(row: dict[str, Any]) -> list[Any]:
+    values = dict(row)
+    values["media"] = _dumps(_media_json(row.get("media") or []))
+    for col in ("messages", "params", "usage", "meta"):
+        values[col] = _dumps(row.get(col))
+    for col in ("prompt", "answer"):
+        values[col] = _text(row.get(col))
+    return [values.get(col) for col in _COLUMNS]
+
+
+_COLUMNS = [
+    "ts",
+    "tool",
+    "model",
+    "chat",
+    "notebook",
+    "session",
+    "pid",
+    "prompt",
+    "messages",
+    "params",
+    "answer",
+    "media",
+    "usage",
+    "cost_usd",
+    "latency_ms",
+    "offline",
+    "cache_hit",
+    "is_error",
+    "code",
+    "meta",
+]
 
 
 class CallLog:
@@ -285,39 +324,61 @@ class CallLog:
                 self._thread.start()
 
     def _drain(self) -> None:
+        """Write what is queued in batches (one transaction each) over one connection that only
+        this thread uses; a failed batch is logged and dropped, and the connection reopened."""
+        conn: sqlite3.Connection | None = None
         while True:
-            row = self._queue.get()
+            batch = [self._queue.get()]
+            while len(batch) < 500:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            rows = [r for r in batch if r is not None]
             try:
-                if row is not None:
-                    self.write(row)
+                if rows:
+                    if conn is None:
+                        self.ensure()
+                        conn = _open(self.path)
+                    self._insert(conn, rows)
             except Exception as exc:  # the log must never break anything
-                self.dropped += 1
+                self.dropped += len(rows)
                 log.warn(
                     "call_log.write_failed",
                     path=str(self.path),
+                    rows=len(rows),
                     error=type(exc).__name__,
                     message=str(exc)[:200],
                 )
+                if conn is not None:
+                    conn.close()
+                    conn = None
             finally:
-                self._queue.task_done()
+                for _ in batch:
+                    self._queue.task_done()
+
+    def _insert(self, conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> int:
+        sql = f"INSERT INTO calls ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+        last = 0
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for row in rows:
+                cur = conn.execute(sql, _values(row))
+                last = int(cur.lastrowid or 0)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return last
 
     def write(self, row: dict[str, Any]) -> int:
-        """Insert one row now (the writer thread's job; tests call it directly)."""
-        from .jobs import connect
-
+        """Insert one row now, on a connection of its own (tests and one-off tools)."""
         self.ensure()
-        values = dict(row)
-        values["media"] = _dumps(_media_json(row.get("media") or []))
-        for col in ("messages", "params", "usage", "meta"):
-            values[col] = _dumps(row.get(col))
-        for col in ("prompt", "answer"):
-            values[col] = _text(row.get(col))
-        with connect(self.path) as c:
-            cur = c.execute(
-                f"INSERT INTO calls ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-                [values.get(col) for col in _COLUMNS],
-            )
-            return int(cur.lastrowid or 0)
+        conn = _open(self.path)
+        try:
+            return self._insert(conn, [row])
+        finally:
+            conn.close()
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until queued rows are written (readers call this first); False on timeout."""
@@ -406,6 +467,13 @@ def get_call_log(settings: Settings) -> CallLog:
             store = CallLog(path)
             _logs[path] = store
         return store
+
+
+def flush_all(timeout_s: float = 10.0) -> bool:
+    """Wait for every call log's queued rows (tests, and before reading the file elsewhere)."""
+    with _lock:
+        logs = list(_logs.values())
+    return all(cl.flush(timeout_s) for cl in logs)
 
 
 def record(

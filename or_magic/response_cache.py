@@ -108,9 +108,19 @@ class Uncacheable(Exception):
 
 
 def _object_digest(handle: str) -> str:
+    from .errors import ToolError
+    from .media.blob import Blob
     from .media.sources import peek
 
-    obj = peek(handle)
+    try:
+        obj = peek(handle)
+    except ToolError:
+        raise Uncacheable(handle) from None
+    if isinstance(obj, Blob):  # what registering a notebook object made: hash its bytes
+        h = hashlib.sha256()
+        for chunk in obj.iter_chunks(1 << 20):
+            h.update(chunk)
+        return h.hexdigest()
     if isinstance(obj, (bytes, bytearray, memoryview)):
         return hashlib.sha256(bytes(obj)).hexdigest()
     if hasattr(obj, "tobytes"):  # numpy arrays, PIL images

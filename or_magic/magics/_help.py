@@ -33,8 +33,13 @@ What is in these?
 
 **Line commands**:
 `%openrouter models [QUERY] [--vision --audio --video --image-out --audio-out --video-out --free]`,
-`info MODEL`, `health`, `usage [reset]`, `jobs`, `wait [ID]`, `cancel [ID]`, `status VIDEO_ID [--save PATH]`,
-`reset [NAME|--all]`, `history [NAME]`, `key [--clear]`, `config`, `mcp start|stop|status [--port N]`, `dashboard`, `help`.
+`info MODEL`, `health`, `usage [reset]`, `jobs [--all]`, `wait [ID]`, `cancel [ID]`, `status VIDEO_ID [--save PATH]`,
+`reset [NAME|--all]`, `history [NAME]`, `log [QUERY] [-n N] [--json] [--here] [--chat NAME]`,
+`key [--save|--clear]`, `config`, `mcp start|stop|status [--port N]`, `dashboard`, `help`.
+
+**Memory**: `--cache` answers a repeated request from the local cache ($0, footer `cached`);
+`--max-cost USD` refuses a call estimated above USD; `--chat NAME --resume` continues a logged
+conversation in a new kernel.
 
 **Interpolation**: only `{{name}}`, `{{obj.attr}}`, `{{seq[0]}}`, `{{d['k']}}` (unknown names stay as
 written; `--raw` sends the cell verbatim). Single braces are never touched.
@@ -44,6 +49,7 @@ written; `--raw` sends the cell verbatim). Single braces are never touched.
 
 **Settings**: `%config OpenRouterMagics.default_model = "openai/gpt-4o-mini"` (also `vision_model`,
 `audio_model`, `video_model`, `image_model`, `audio_gen_model`, `tts_model`, `video_gen_model`,
-`output_dir`, `streaming`, `history_length`, `inline_max_bytes`, `default_format`, `widgets`).
+`output_dir`, `streaming`, `history_length`, `inline_max_bytes`, `default_format`, `widgets`,
+`cache`, `budget_usd`, `history_tokens`, `log_calls`).
 No API key → the offline double answers (results marked **offline**). `%openrouter key` sets one.
 """
