@@ -151,7 +151,7 @@ def estimate_from_record(
         per_s = per_s or _price(skus, "per-video-second")
         usd += per_s * float(seconds)
         detail = f"{seconds} s of video at ${per_s:g}/s"
-    return Estimate(round(usd, 6), model, detail)
+    return Estimate(round(usd, 10), model, detail)
 
 
 async def estimate(tool: str, args: dict[str, Any], ctx: ToolContext) -> Estimate:

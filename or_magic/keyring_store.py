@@ -7,7 +7,7 @@ state directory would leak it (notebooks get shared, the state dir is plain file
 
 Lookup order for the key (``config.load_settings``): ``%openrouter key`` / ``set_api_key`` for this
 process, then ``OPENROUTER_API_KEY``, then the keyring. Without the package everything here is a
-no-op; a keyring backend that fails is treated as "no key there" (logged, never raised).
+no-op; a keyring backend that fails is treated as "no key there" (never raised).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import importlib.util
 from typing import Any
 
 SERVICE = "or_magic"
+last_error: str | None = None  # why the last read failed (for debugging)
 USERNAME = "OPENROUTER_API_KEY"
 
 
@@ -43,9 +44,9 @@ def get_key() -> str | None:
     try:
         value = kr.get_password(SERVICE, USERNAME)
     except Exception as exc:  # a locked or missing backend: as if nothing were stored
-        from . import log
-
-        log.warn("keyring.read_failed", error=type(exc).__name__)
+        # Not logged: the logger reads the settings, which are being built from this very call.
+        global last_error
+        last_error = type(exc).__name__
         return None
     return value.strip() if isinstance(value, str) and value.strip() else None
 

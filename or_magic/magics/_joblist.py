@@ -52,13 +52,9 @@ def job_rows(
             rows.append((f"{k.id} · {twin.id}", *row[1:]))  # `wait jN` and `status ID` both work
         else:
             rows.append((k.id, k.tool, k.status, f"{k.elapsed:.0f}s", k.label[:50], "this kernel"))
-    for s in store:
-        if s.id in used:
-            continue
-        if s.owner_pid == pid:
-            rows.append(_store_row(s, where="this kernel"))
-        elif include_all:
-            rows.append(_store_row(s, where=s.backend))
+    rows += [_store_row(s, where="this kernel") for s in mine if s.id not in used]
+    if include_all:  # then everyone else's (other kernels, MCP servers, earlier sessions)
+        rows += [_store_row(s, where=s.backend) for s in store if s.owner_pid != pid]
     return rows
 
 
