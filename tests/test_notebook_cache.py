@@ -60,7 +60,8 @@ def _run(ksm, work: Path, state: Path):
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_run_all_twice_with_the_cache_on_costs_nothing_the_second_time(
-    kernel_spec_manager, tmp_path: Path
+    kernel_spec_manager,  # noqa: F811  (the fixture imported above)
+    tmp_path: Path,
 ) -> None:
     work, state = tmp_path / "nb-work", tmp_path / "nb-state"
     work.mkdir()
