@@ -317,6 +317,10 @@ class CallLog:
 
     def _start(self) -> None:
         with self._thread_lock:
+            if self._thread is None:  # a script's last calls are written before it exits
+                import atexit
+
+                atexit.register(self.flush, 3.0)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._drain, name="or_magic-call-log", daemon=True

@@ -241,3 +241,15 @@ def test_logging_overhead_per_call_is_small(tmp_path, capsys):
 def test_rows_are_json_friendly():
     call_tool_sync("chat_completion", {"prompt": "json me", "model": MODEL})
     json.dumps(list(calllog.calls()))
+
+
+def test_a_script_that_exits_right_after_a_call_keeps_its_row(tmp_path):
+    code = (
+        "from or_magic.tools.api import call_tool_sync\n"
+        "call_tool_sync('chat_completion', {'prompt': 'last words', 'model': 'openai/gpt-4o-mini'})\n"
+    )
+    env = {**os.environ, "OR_MAGIC_STATE_DIR": str(tmp_path / "s")}
+    env = {k: v for k, v in env.items() if not k.startswith("OPENROUTER_")}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
+    rows = calllog.CallLog(tmp_path / "s" / calllog.FILE_NAME).query()
+    assert [r["prompt"] for r in rows] == ["last words"]
