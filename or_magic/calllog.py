@@ -78,6 +78,7 @@ END;
 """
 
 FILE_NAME = "calls.sqlite3"
+COALESCE_S = 0.05  # the writer waits this long after a row so that a burst is one batch
 _PROMPT_KEYS = ("messages", "prompt", "question", "text", "input", "query")
 _META_SKIP = {"usage", "latency_ms", "offline", "model", "cost_usd"}
 
@@ -333,6 +334,9 @@ class CallLog:
         conn: sqlite3.Connection | None = None
         while True:
             batch = [self._queue.get()]
+            # Let a burst of calls finish first: one transaction for all of them, and the
+            # redaction and SQLite work do not compete with the calls for the GIL.
+            time.sleep(COALESCE_S)
             while len(batch) < 500:
                 try:
                     batch.append(self._queue.get_nowait())

@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,7 +75,7 @@ CREATE TABLE IF NOT EXISTS entries (
     key TEXT PRIMARY KEY,
     tool TEXT NOT NULL,
     created_at REAL NOT NULL,
-    hits INTEGER NOT NULL DEFAULT 0,
+    hits INTEGER NOT NULL DEFAULT 0,  -- reserved (not counted: a hit must not write)
     result TEXT NOT NULL,
     media TEXT NOT NULL
 );
@@ -200,21 +203,37 @@ def storable(result: ToolResult) -> bool:
 
 
 class ResponseCache:
+    """Entries in ``cache.sqlite3`` over one long-lived connection (opening and closing SQLite per
+    lookup cost more than the rest of a hit), used under a lock from any thread."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.db = root / "cache.sqlite3"
         self.blobs = root / "cache" / "blobs"
-        self._ready = False
-        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.RLock()
 
-    def _ensure(self) -> None:
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            if not self._ready:
+            if self._conn is None:
                 from .jobs import init_db
 
                 self.root.mkdir(parents=True, exist_ok=True)
                 init_db(self.db, SCHEMA)
-                self._ready = True
+                conn = sqlite3.connect(
+                    self.db, timeout=5.0, isolation_level=None, check_same_thread=False
+                )
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA busy_timeout=5000")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                self._conn = conn
+            try:
+                yield self._conn
+            except sqlite3.DatabaseError:
+                self._conn.close()  # reopened (and re-checked) next time
+                self._conn = None
+                raise
 
     def blob_path(self, digest: str) -> Path:
         return self.blobs / digest[:2] / digest
@@ -232,12 +251,9 @@ class ResponseCache:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored entry, or None (also when one of its media blobs was deleted)."""
-        from .jobs import connect
-
-        if not self.db.exists():
+        if self._conn is None and not self.db.exists():
             return None
-        self._ensure()
-        with connect(self.db) as c:
+        with self._db() as c:
             row = c.execute("SELECT * FROM entries WHERE key = ?", (key,)).fetchone()
             if row is None:
                 return None
@@ -245,7 +261,6 @@ class ResponseCache:
             if any(not self.blob_path(m["sha256"]).is_file() for m in media):
                 c.execute("DELETE FROM entries WHERE key = ?", (key,))
                 return None
-            c.execute("UPDATE entries SET hits = hits + 1 WHERE key = ?", (key,))
         return {
             "result": json.loads(row["result"]),
             "media": media,
@@ -253,9 +268,6 @@ class ResponseCache:
         }
 
     def put(self, key: str, result: ToolResult) -> None:
-        from .jobs import connect
-
-        self._ensure()
         media = []
         for item in result.media:
             digest = self._put_blob(item)
@@ -273,7 +285,7 @@ class ResponseCache:
             )
         meta = {k: v for k, v in result.meta.items() if k not in ("latency_ms",)}
         stored = {"text": result.text, "data": result.data, "meta": meta}
-        with connect(self.db) as c:
+        with self._db() as c:
             c.execute(
                 "INSERT OR REPLACE INTO entries (key, tool, created_at, hits, result, media)"
                 " VALUES (?,?,?,0,?,?)",
@@ -281,14 +293,18 @@ class ResponseCache:
             )
 
     def clear(self) -> int:
-        from .jobs import connect
-
-        if not self.db.exists():
+        """Forget every entry (blobs stay until removed by hand; they are content-addressed)."""
+        if self._conn is None and not self.db.exists():
             return 0
-        self._ensure()
-        with connect(self.db) as c:
+        with self._db() as c:
             n = c.execute("DELETE FROM entries").rowcount
         return int(n or 0)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
 
 _caches: dict[Path, ResponseCache] = {}
