@@ -146,3 +146,16 @@ def test_key_save_needs_keyring_then_stores_it_there(ip, monkeypatch):
     assert key not in json.dumps(ip.user_ns.get("_oh", {}), default=str)
     cap, _ = run(ip, "%openrouter key --clear")
     assert "removed from the OS keyring" in cap.stdout and vault == {}
+
+
+def test_status_save_of_a_counted_video_does_not_count_it_again(ip, monkeypatch):
+    monkeypatch.setenv("OPENROUTER_VIDEO_POLL_INTERVAL_MS", "50")
+    _, res = run(ip, "%%openrouter video --duration 4 -o t_v\nWaves")
+    assert res.error_in_exec is None
+    video_id = ip.user_ns.pop("t_v").meta["video_id"]
+    before = usage.totals()
+    assert before.cost_usd > 0
+    _, res = run(ip, f"%openrouter status {video_id} --save again.mp4")
+    assert res.error_in_exec is None
+    after = usage.totals()
+    assert (after.calls, after.cost_usd) == (before.calls, before.cost_usd)
