@@ -164,7 +164,7 @@ def build_row(
         "pid": os.getpid(),
         "prompt": _last_user_text(args),
         "messages": args.get("messages"),
-        "params": {k: v for k, v in args.items() if k not in ("messages",)},
+        "params": {k: v for k, v in args.items() if k != "messages" and v is not None},
         "answer": result.text,
         "media": list(result.media),
         "usage": usage,

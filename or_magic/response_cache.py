@@ -176,7 +176,13 @@ def request_key(tool: str, args: dict[str, Any], settings: Settings) -> str | No
             if k in _SETTINGS_IN_KEY or k.startswith(("default_", "provider_"))
         }
         blob = json.dumps(
-            {"tool": tool, "args": _normalise(body, settings), "settings": knobs, "v": 1},
+            {
+                "tool": tool,
+                "args": _normalise(body, settings),
+                "settings": knobs,
+                "offline": settings.offline,  # an offline answer never serves a live request
+                "v": 1,
+            },
             sort_keys=True,
             default=str,
         )

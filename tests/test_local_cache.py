@@ -158,3 +158,19 @@ def test_an_unreadable_cache_is_a_miss_not_a_failure(double):
         db.write_bytes(b"garbage" * 50)
         r = chat()
     assert r.ok and not r.meta.get("cached")
+
+
+def test_an_offline_answer_never_serves_a_live_request(monkeypatch):
+    from or_magic.testing import get_offline_double
+
+    offline = get_offline_double()
+    offline.reset()
+    with call_options(cache="on"):
+        first = chat()
+        assert first.offline
+        # the same request with a key (live) must not be answered by the offline copy
+        s_off = get_settings()
+        key_off = response_cache.request_key("chat_completion", {"prompt": "p"}, s_off)
+        monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-" + "e" * 64)
+        key_live = response_cache.request_key("chat_completion", {"prompt": "p"}, get_settings())
+    assert key_off != key_live

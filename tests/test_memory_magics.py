@@ -159,3 +159,12 @@ def test_status_save_of_a_counted_video_does_not_count_it_again(ip, monkeypatch)
     assert res.error_in_exec is None
     after = usage.totals()
     assert (after.calls, after.cost_usd) == (before.calls, before.cost_usd)
+
+
+def test_a_malformed_memory_flag_is_reported_once_by_the_mode_parser(ip):
+    cap, res = run(ip, "%%openrouter --max-cost lots\nHi")
+    assert "--max-cost" in str(res.error_in_exec) and "invalid float value" in str(
+        res.error_in_exec
+    )
+    assert (cap.stdout + cap.stderr).count("invalid float value") <= 1  # said once, not twice
+    assert chat_requests() == []

@@ -16,9 +16,14 @@ from typing import Any
 from IPython.core.error import UsageError
 
 
+class _Quiet(argparse.ArgumentParser):
+    def error(self, message: str):  # type: ignore[override]
+        raise ValueError(message)  # the mode's own parser reports it, once, properly
+
+
 def _scan(words: list[str]) -> argparse.Namespace:
     """The memory flags of a cell line, whatever the mode (the mode's parser validates the rest)."""
-    p = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    p = _Quiet(add_help=False, allow_abbrev=False)
     p.add_argument("--cache", action="store_true")
     p.add_argument("--max-cost", type=float, default=None)
     p.add_argument("--chat", default=None)
@@ -26,7 +31,7 @@ def _scan(words: list[str]) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true")
     try:
         opts, _ = p.parse_known_args(words)
-    except SystemExit:  # a malformed value: the mode's own parser reports it properly
+    except ValueError:  # a malformed value: the mode's own parser reports it properly
         opts = argparse.Namespace(
             cache=False, max_cost=None, chat=None, no_history=False, resume=False
         )
