@@ -299,12 +299,28 @@ class ResponseCache:
             )
 
     def clear(self) -> int:
-        """Forget every entry (blobs stay until removed by hand; they are content-addressed)."""
-        if self._conn is None and not self.db.exists():
-            return 0
-        with self._db() as c:
-            n = c.execute("DELETE FROM entries").rowcount
-        return int(n or 0)
+        """Forget every entry and delete the stored media; how many entries there were."""
+        import shutil
+
+        n = 0
+        if self._conn is not None or self.db.exists():
+            with self._db() as c:
+                n = int(c.execute("DELETE FROM entries").rowcount or 0)
+        shutil.rmtree(self.blobs, ignore_errors=True)
+        return n
+
+    def stats(self) -> dict[str, int]:
+        """``{"entries", "blobs", "blob_bytes"}`` (for ``%openrouter cache``)."""
+        entries = 0
+        if self._conn is not None or self.db.exists():
+            with self._db() as c:
+                entries = int(c.execute("SELECT count(*) FROM entries").fetchone()[0])
+        files = [p for p in self.blobs.rglob("*") if p.is_file()] if self.blobs.exists() else []
+        return {
+            "entries": entries,
+            "blobs": len(files),
+            "blob_bytes": sum(p.stat().st_size for p in files),
+        }
 
     def close(self) -> None:
         with self._lock:

@@ -168,3 +168,13 @@ def test_a_malformed_memory_flag_is_reported_once_by_the_mode_parser(ip):
     )
     assert (cap.stdout + cap.stderr).count("invalid float value") <= 1  # said once, not twice
     assert chat_requests() == []
+
+
+def test_cache_command_shows_and_clears(ip):
+    run(ip, "%%openrouter --cache --no-history\nCache me")
+    cap, _ = run(ip, "%openrouter cache")
+    assert "Local response cache: off (1 entries" in cap.stdout
+    cap, _ = run(ip, "%openrouter cache clear")
+    assert "cleared (1 entries)" in cap.stdout
+    run(ip, "%%openrouter --cache --no-history\nCache me")
+    assert len(chat_requests()) == 2

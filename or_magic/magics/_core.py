@@ -912,6 +912,11 @@ class OpenRouterMagics(Magics):
 
         return line_log(self, words)
 
+    def _line_cache(self, words: list[str]) -> Any:
+        from ._memory import line_cache
+
+        return line_cache(self, words)
+
     def _line_jobs(self, words: list[str]) -> Any:
         """This kernel's jobs, each once; ``--all`` adds every job in the registry."""
         import os

@@ -34,7 +34,7 @@ What is in these?
 **Line commands**:
 `%openrouter models [QUERY] [--vision --audio --video --image-out --audio-out --video-out --free]`,
 `info MODEL`, `health`, `usage [reset]`, `jobs [--all]`, `wait [ID]`, `cancel [ID]`, `status VIDEO_ID [--save PATH]`,
-`reset [NAME|--all]`, `history [NAME]`, `log [QUERY] [-n N] [--json] [--here] [--chat NAME]`,
+`reset [NAME|--all]`, `history [NAME]`, `log [QUERY] [-n N] [--json] [--here] [--chat NAME]`, `cache [clear]`,
 `key [--save|--clear]`, `config`, `mcp start|stop|status [--port N]`, `dashboard`, `help`.
 
 **Memory**: `--cache` answers a repeated request from the local cache ($0, footer `cached`);

@@ -155,3 +155,25 @@ def budget_line(magics: Any) -> str | None:
     spent = usage.totals().cost_usd
     left = max(budget - spent, 0.0)
     return f"Budget: ${spent:.4f} of ${budget:.2f} spent this session (${left:.4f} left)."
+
+
+def line_cache(magics: Any, words: list[str]) -> Any:
+    """``%openrouter cache`` (mode and size) / ``%openrouter cache clear``."""
+    from ..display import human_bytes
+    from ..response_cache import get_cache, resolve_mode
+
+    if words not in ([], ["clear"]):
+        raise UsageError("usage: %openrouter cache [clear]")
+    settings = magics._settings()
+    cache = get_cache(settings)
+    if words == ["clear"]:
+        print(f"Local response cache cleared ({cache.clear()} entries).")
+        return None
+    st = cache.stats()
+    mode = resolve_mode(settings, magics.cache)
+    print(
+        f"Local response cache: {mode} ({st['entries']} entries, {st['blobs']} media files, "
+        f"{human_bytes(st['blob_bytes'])}) in {cache.root}. "
+        "Per cell: --cache; for all cells: %config OpenRouterMagics.cache = 'on'."
+    )
+    return None

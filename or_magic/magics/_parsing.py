@@ -51,6 +51,7 @@ LINE_COMMANDS = (
     "history",
     "dashboard",
     "log",
+    "cache",
 )
 
 
