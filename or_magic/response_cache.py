@@ -106,6 +106,11 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+def _chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
+    with open(path, "rb") as fh:
+        yield from iter(lambda: fh.read(size), b"")
+
+
 class Uncacheable(Exception):
     """An input whose content cannot be hashed (then the call is simply not cached)."""
 
@@ -245,14 +250,20 @@ class ResponseCache:
         return self.blobs / digest[:2] / digest
 
     def _put_blob(self, item: Any) -> str:
+        """Store a media item's bytes under their SHA-256 (a saved file is streamed, never read
+        whole: a generated video can be hundreds of MiB)."""
         from .safety.atomic import atomic_write
 
-        data = item.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
+        if item.data is not None:
+            digest = hashlib.sha256(item.data).hexdigest()
+            source: Any = item.data
+        else:
+            digest = _file_digest(Path(item.path))
+            source = _chunks(Path(item.path))
         target = self.blob_path(digest)
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(target, data)
+            atomic_write(target, source)
         return digest
 
     def get(self, key: str) -> dict[str, Any] | None:
@@ -375,7 +386,7 @@ def rebuild(
             from .safety.paths import resolve_output_path
 
             target = _numbered(resolve_output_path(save, settings), i)
-            atomic_write(target, blob.read_bytes())
+            atomic_write(target, _chunks(blob))
             path = str(target)
         data = blob.read_bytes() if m.get("inline") else None
         items.append(
