@@ -178,3 +178,15 @@ def test_cache_command_shows_and_clears(ip):
     assert "cleared (1 entries)" in cap.stdout
     run(ip, "%%openrouter --cache --no-history\nCache me")
     assert len(chat_requests()) == 2
+
+
+def test_the_issue_repro_in_a_notebook_a_huge_prompt_is_refused_and_never_resent(ip):
+    ip.user_ns["t_huge"] = "word " * 800_000
+    _, res = run(ip, "%%openrouter -m openai/gpt-4o-mini\n{{t_huge}}")
+    err = res.error_in_exec
+    assert err is not None and err.code == "INVALID_INPUT" and "context window" in str(err)
+    assert chat_requests() == []
+    _, res = run(ip, "%%openrouter -m openai/gpt-4o-mini\nA small follow-up")
+    assert res.error_in_exec is None
+    (req,) = chat_requests()
+    assert sum(len(m["content"] or "") for m in req.json["messages"]) < 10_000
