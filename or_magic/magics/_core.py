@@ -420,53 +420,50 @@ class OpenRouterMagics(Magics):
     @line_cell_magic
     def openrouter(self, line: str, cell: str | None = None) -> Any:
         """OpenRouter from the notebook. ``%openrouter help`` for the cheat sheet."""
-        words = P.split(line)
         from ._memory import cell_options
 
-        mode = None
-        if cell is not None:
-            mode = words[0] if words and words[0] in P.CELL_MODES else "chat"
+        with cell_options(self, line, cell):  # --cache, --max-cost, --resume, budget traits
+            return self._openrouter(line, cell)
+
+    def _openrouter(self, line: str, cell: str | None = None) -> Any:
+        words = P.split(line)
         try:
-            with cell_options(self, mode, words):
-                return self._dispatch(words, cell)
+            if cell is not None:
+                if words and words[0] in P.LINE_COMMANDS and words[0] != "help":
+                    raise UsageError(
+                        f"'{words[0]}' is a line command: use %openrouter {words[0]} (one %)"
+                    )
+                mode = "chat"
+                if words and words[0] in P.CELL_MODES:
+                    mode = words.pop(0)
+                if words and words[0] == "help":
+                    return self._help()
+                return getattr(self, f"_cell_{mode}")(words, cell)
+            if not words:
+                return self._help()
+            cmd = words.pop(0)
+            if cmd in P.LINE_COMMANDS:
+                if self.interpolate and cmd != "key":  # `status {{video_id}}` reads a variable
+                    from ._interp import interpolate
+
+                    words = [interpolate(w, self.shell.user_ns)[0] for w in words]
+                return getattr(self, f"_line_{cmd}")(words)
+            if cmd in P.CELL_MODES:
+                raise UsageError(
+                    f"'{cmd}' is a cell mode: write %%openrouter {cmd} on the first line of a "
+                    "cell and the prompt below it"
+                )
+            import difflib
+
+            near = difflib.get_close_matches(cmd, [*P.LINE_COMMANDS, *P.CELL_MODES], n=1)
+            raise UsageError(
+                f"unknown %openrouter command {cmd!r}"
+                + (f" (did you mean {near[0]!r}?)" if near else "")
+                + "; see %openrouter help"
+            )
         except P.HelpShown as h:
             print(h.text)
             return None
-
-    def _dispatch(self, words: list[str], cell: str | None) -> Any:
-        if cell is not None:
-            if words and words[0] in P.LINE_COMMANDS and words[0] != "help":
-                raise UsageError(
-                    f"'{words[0]}' is a line command: use %openrouter {words[0]} (one %)"
-                )
-            mode = "chat"
-            if words and words[0] in P.CELL_MODES:
-                mode = words.pop(0)
-            if words and words[0] == "help":
-                return self._help()
-            return getattr(self, f"_cell_{mode}")(words, cell)
-        if not words:
-            return self._help()
-        cmd = words.pop(0)
-        if cmd in P.LINE_COMMANDS:
-            if self.interpolate and cmd != "key":  # `status {{video_id}}` reads a variable
-                from ._interp import interpolate
-
-                words = [interpolate(w, self.shell.user_ns)[0] for w in words]
-            return getattr(self, f"_line_{cmd}")(words)
-        if cmd in P.CELL_MODES:
-            raise UsageError(
-                f"'{cmd}' is a cell mode: write %%openrouter {cmd} on the first line of a "
-                "cell and the prompt below it"
-            )
-        import difflib
-
-        near = difflib.get_close_matches(cmd, [*P.LINE_COMMANDS, *P.CELL_MODES], n=1)
-        raise UsageError(
-            f"unknown %openrouter command {cmd!r}"
-            + (f" (did you mean {near[0]!r}?)" if near else "")
-            + "; see %openrouter help"
-        )
 
     # ---- cell modes -----------------------------------------------------------------------------------
     def _fmt(self, given: str | None) -> str:

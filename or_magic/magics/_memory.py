@@ -39,13 +39,19 @@ def _scan(words: list[str]) -> argparse.Namespace:
 
 
 @contextmanager
-def cell_options(magics: Any, mode: str | None, words: list[str]) -> Iterator[None]:
+def cell_options(magics: Any, line: str, cell: str | None) -> Iterator[None]:
     """``call_options`` for one magic invocation: the traits (``cache``, ``budget_usd``,
     ``history_tokens``, ``log_calls``) and the cell's ``--cache`` / ``--max-cost`` /
     ``--chat NAME --resume``."""
     from ..callopts import call_options
+    from . import _parsing as P
 
-    opts = _scan(words) if mode is not None else _scan([])
+    mode = None
+    words: list[str] = []
+    if cell is not None:
+        words = P.split(line)
+        mode = words[0] if words and words[0] in P.CELL_MODES else "chat"
+    opts = _scan(words)
     if opts.max_cost is not None and opts.max_cost < 0:
         raise UsageError("--max-cost must be >= 0")
     chat = None
