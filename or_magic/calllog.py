@@ -107,21 +107,22 @@ def notebook_name() -> str | None:
 # ---- building a row (on the call path: cheap) ---------------------------------------------------
 
 
-def _scrub(value: Any) -> Any:
-    """Every string redacted; bytes never stored."""
+def _scrub(value: Any, extra: list[str] | None = None) -> Any:
+    """Every string redacted (patterns, registered secrets and ``extra``, the settings' own
+    secrets); bytes never stored."""
     from .redact import redact
 
     if isinstance(value, str):
-        return redact(value)
+        return redact(value, extra=extra)
     if isinstance(value, dict):
-        return {str(k): _scrub(v) for k, v in value.items()}
+        return {str(k): _scrub(v, extra) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_scrub(v) for v in value]
+        return [_scrub(v, extra) for v in value]
     if isinstance(value, (bytes, bytearray, memoryview)):
         return f"<{len(value)} bytes>"
     if value is None or isinstance(value, (int, float, bool)):
         return value
-    return _scrub(str(value))
+    return _scrub(str(value), extra)
 
 
 def _last_user_text(args: dict[str, Any]) -> str | None:
@@ -209,16 +210,16 @@ def _media_json(items: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _dumps(value: Any) -> str | None:
+def _dumps(value: Any, extra: list[str] | None = None) -> str | None:
     if value is None:
         return None
-    return json.dumps(_scrub(value), ensure_ascii=False, default=str)
+    return json.dumps(_scrub(value, extra), ensure_ascii=False, default=str)
 
 
-def _text(value: Any) -> str | None:
+def _text(value: Any, extra: list[str] | None = None) -> str | None:
     from .redact import redact
 
-    return None if value is None else redact(value)
+    return None if value is None else redact(value, extra=extra)
 
 
 # ---- the store ----------------------------------------------------------------------------------
@@ -233,11 +234,12 @@ def _open(path: Path) -> sqlite3.Connection:
 
 def _values(row: dict[str, Any]) -> list[Any]:
     values = dict(row)
-    values["media"] = _dumps(_media_json(row.get("media") or []))
+    extra = values.pop("_secrets", None) or None
+    values["media"] = _dumps(_media_json(row.get("media") or []), extra)
     for col in ("messages", "params", "usage", "meta"):
-        values[col] = _dumps(row.get(col))
+        values[col] = _dumps(row.get(col), extra)
     for col in ("prompt", "answer"):
-        values[col] = _text(row.get(col))
+        values[col] = _text(row.get(col), extra)
     return [values.get(col) for col in _COLUMNS]
 
 
@@ -496,7 +498,9 @@ def record(
     try:
         if not settings.call_log:
             return
-        get_call_log(settings).submit(build_row(tool, args, result, chat=chat))
+        row = build_row(tool, args, result, chat=chat)
+        row["_secrets"] = settings.secrets()  # used for redaction by the writer, never stored
+        get_call_log(settings).submit(row)
     except Exception as exc:
         log.warn("call_log.record_failed", error=type(exc).__name__)
 

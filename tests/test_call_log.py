@@ -253,3 +253,12 @@ def test_a_script_that_exits_right_after_a_call_keeps_its_row(tmp_path):
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
     rows = calllog.CallLog(tmp_path / "s" / calllog.FILE_NAME).query()
     assert [r["prompt"] for r in rows] == ["last words"]
+
+
+def test_a_key_of_any_shape_from_the_settings_is_redacted(monkeypatch):
+    odd_key = "custom-proxy-token-" + "Zq9" * 6  # not shaped like an OpenRouter key
+    monkeypatch.setenv("OPENROUTER_API_KEY", odd_key)
+    monkeypatch.setenv("OPENROUTER_OFFLINE", "1")
+    call_tool_sync("chat_completion", {"prompt": f"echo {odd_key}", "model": MODEL})
+    (row,) = calllog.calls()
+    assert odd_key not in json.dumps(row) and "[REDACTED]" in row["prompt"]
