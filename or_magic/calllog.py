@@ -267,17 +267,99 @@ _COLUMNS = [
 ]
 
 
+class _Writer:
+    """One daemon thread writing every call log's rows, in batches (one transaction per database
+    per batch), over connections only it uses. A failed batch is logged and dropped, and its
+    connection reopened next time. Registered once to flush at exit, so a script's last calls
+    are kept."""
+
+    MAX_CONNECTIONS = 4
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[CallLog, dict[str, Any]]] = queue.Queue(maxsize=10_000)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def put(self, target: CallLog, row: dict[str, Any]) -> bool:
+        try:
+            self._queue.put_nowait((target, row))
+        except queue.Full:
+            return False
+        with self._lock:
+            if self._thread is None:
+                import atexit
+
+                atexit.register(self.flush, 3.0)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._drain, name="or_magic-call-log", daemon=True
+                )
+                self._thread.start()
+        return True
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while self._queue.unfinished_tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def _drain(self) -> None:
+        conns: dict[Path, sqlite3.Connection] = {}
+        while True:
+            batch = [self._queue.get()]
+            # Let a burst of calls finish first: one transaction for all of them, and the
+            # redaction and SQLite work do not compete with the calls for the GIL.
+            time.sleep(COALESCE_S)
+            while len(batch) < 500:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            by_log: dict[int, tuple[CallLog, list[dict[str, Any]]]] = {}
+            for target, row in batch:
+                by_log.setdefault(id(target), (target, []))[1].append(row)
+            try:
+                for target, rows in by_log.values():
+                    self._write(target, rows, conns)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    def _write(
+        self, target: CallLog, rows: list[dict[str, Any]], conns: dict[Path, sqlite3.Connection]
+    ) -> None:
+        conn = conns.get(target.path)
+        try:
+            if conn is None:
+                target.ensure()
+                while len(conns) >= self.MAX_CONNECTIONS:
+                    conns.pop(next(iter(conns))).close()
+                conn = conns[target.path] = _open(target.path)
+            target._insert(conn, rows)
+        except Exception as exc:  # the log must never break anything
+            target.dropped += len(rows)
+            log.warn(
+                "call_log.write_failed",
+                path=str(target.path),
+                rows=len(rows),
+                error=type(exc).__name__,
+                message=str(exc)[:200],
+            )
+            stale = conns.pop(target.path, None)
+            if stale is not None:
+                stale.close()
+
+
 class CallLog:
-    """One database file; writes go through a queue to one daemon thread."""
+    """One database file; rows are written by the shared writer thread (``_Writer``)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.fts = False
-        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=10_000)
         self._ready = False
         self._ready_lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._thread_lock = threading.Lock()
         self.dropped = 0
 
     # -- opening
@@ -311,61 +393,8 @@ class CallLog:
     # -- writing
     def submit(self, row: dict[str, Any]) -> None:
         """Queue a row (never blocks, never raises)."""
-        try:
-            self._queue.put_nowait(row)
-        except queue.Full:
+        if not _WRITER.put(self, row):
             self.dropped += 1
-            return
-        self._start()
-
-    def _start(self) -> None:
-        with self._thread_lock:
-            if self._thread is None:  # a script's last calls are written before it exits
-                import atexit
-
-                atexit.register(self.flush, 3.0)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._drain, name="or_magic-call-log", daemon=True
-                )
-                self._thread.start()
-
-    def _drain(self) -> None:
-        """Write what is queued in batches (one transaction each) over one connection that only
-        this thread uses; a failed batch is logged and dropped, and the connection reopened."""
-        conn: sqlite3.Connection | None = None
-        while True:
-            batch = [self._queue.get()]
-            # Let a burst of calls finish first: one transaction for all of them, and the
-            # redaction and SQLite work do not compete with the calls for the GIL.
-            time.sleep(COALESCE_S)
-            while len(batch) < 500:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            rows = [r for r in batch if r is not None]
-            try:
-                if rows:
-                    if conn is None:
-                        self.ensure()
-                        conn = _open(self.path)
-                    self._insert(conn, rows)
-            except Exception as exc:  # the log must never break anything
-                self.dropped += len(rows)
-                log.warn(
-                    "call_log.write_failed",
-                    path=str(self.path),
-                    rows=len(rows),
-                    error=type(exc).__name__,
-                    message=str(exc)[:200],
-                )
-                if conn is not None:
-                    conn.close()
-                    conn = None
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
 
     def _insert(self, conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> int:
         sql = f"INSERT INTO calls ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
@@ -392,12 +421,7 @@ class CallLog:
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until queued rows are written (readers call this first); False on timeout."""
-        deadline = time.monotonic() + timeout_s
-        while self._queue.unfinished_tasks:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.005)
-        return True
+        return _WRITER.flush(timeout_s)
 
     # -- reading
     def query(
@@ -465,6 +489,7 @@ class CallRows(list):
         return pd.DataFrame(list(self))
 
 
+_WRITER = _Writer()
 _logs: dict[Path, CallLog] = {}
 _lock = threading.Lock()
 
@@ -481,9 +506,7 @@ def get_call_log(settings: Settings) -> CallLog:
 
 def flush_all(timeout_s: float = 10.0) -> bool:
     """Wait for every call log's queued rows (tests, and before reading the file elsewhere)."""
-    with _lock:
-        logs = list(_logs.values())
-    return all(cl.flush(timeout_s) for cl in logs)
+    return _WRITER.flush(timeout_s)
 
 
 def record(
