@@ -45,7 +45,7 @@ LOG_LEVELS = {"error", "warn", "warning", "info", "debug"}
 class EnvVar:
     name: str
     field: str
-    kind: str  # int | bool | str | csv | path | choice | order | url
+    kind: str  # int | float | bool | str | csv | path | choice | order | url
     default: Any
     doc: str
     min: int | None = None
@@ -523,6 +523,36 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "where the job registry lives (default: user cache dir)",
     ),
     _v(
+        "OR_MAGIC_LOG",
+        "call_log",
+        "bool",
+        True,
+        "0 = do not record calls in the call log (calls.sqlite3 in the state dir)",
+    ),
+    _v(
+        "OR_MAGIC_CACHE",
+        "local_cache",
+        "choice",
+        "off",
+        "local response cache: off, on, deterministic (only temperature 0 or a seed)",
+        choices=frozenset({"off", "on", "deterministic"}),
+    ),
+    _v(
+        "OR_MAGIC_BUDGET_USD",
+        "budget_usd",
+        "float",
+        None,
+        "refuse calls whose estimated cost would take this process over this many USD",
+    ),
+    _v(
+        "OR_MAGIC_HISTORY_TOKENS",
+        "history_tokens",
+        "int",
+        0,
+        "most estimated tokens of chat history sent (0 = whatever fits the context window)",
+        min=0,
+    ),
+    _v(
         "OR_MAGIC_MCP_TOKEN",
         "mcp_token",
         "secret",
@@ -626,6 +656,10 @@ class Settings:
     allow_unsafe_paths: bool = False
     url_allowlist: tuple[str, ...] = ()
     state_dir: Path | None = None
+    call_log: bool = True
+    local_cache: str = "off"
+    budget_usd: float | None = None
+    history_tokens: int = 0
     mcp_token: Secret | None = None
     # Set by the front-ends (never from the environment): where the offline double listens.
     offline_base_url: str | None = field(default=None, compare=False)
@@ -801,6 +835,14 @@ def _parse(var: EnvVar, raw: str) -> Any:
         if var.max is not None and n > var.max:
             raise ConfigError(var.name, f"must be <= {var.max}, got {n}")
         return n
+    if kind == "float":
+        try:
+            x = float(s)
+        except ValueError:
+            x = float("nan")
+        if not (x >= 0 and x != float("inf")):
+            raise ConfigError(var.name, f"must be a number >= 0, got {raw!r}")
+        return x
     if kind == "bool":
         low = s.lower()
         if low in TRUE_WORDS:
@@ -887,6 +929,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values[var.field] = _parse(var, raw)
     if _KEY_OVERRIDE is not None:
         values["api_key"] = _KEY_OVERRIDE
+    elif "api_key" not in values and env is os.environ:  # last: the OS keyring, when installed
+        from .keyring_store import get_key
+
+        stored = get_key()
+        if stored:
+            from .redact import register_secret
+
+            register_secret(stored)
+            values["api_key"] = Secret(stored)
     valid = {f.name for f in fields(Settings)}
     kept = {k: v for k, v in values.items() if k in valid}
     return Settings(**kept, explicit=frozenset(kept))
@@ -895,6 +946,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 # ---- process-wide cache and runtime overrides ----------------------------------------------------
 
 _KEY_OVERRIDE: Secret | None = None
+_KEY_GENERATION = 0  # bumped when the key changes anywhere (keyring saved or cleared)
 _cache_lock = threading.Lock()
 _cache: tuple[tuple, Settings] | None = None
 _NAMES = tuple({n for v in ENV_VARS for n in (v.name, *v.aliases)})
@@ -921,7 +973,7 @@ def _snapshot() -> tuple:
     else:
         env = os.environ
         values = tuple(env.get(n) for n in _NAMES)
-    return (values, id(_KEY_OVERRIDE), os.getcwd())
+    return (values, id(_KEY_OVERRIDE), _KEY_GENERATION, os.getcwd())
 
 
 def get_settings() -> Settings:
@@ -942,7 +994,8 @@ def set_api_key(key: str | None, *, source: str = "set_api_key") -> None:
 
     A malformed key raises ``ConfigError`` naming ``source`` (the setter the user called).
     """
-    global _KEY_OVERRIDE
+    global _KEY_OVERRIDE, _KEY_GENERATION
+    _KEY_GENERATION += 1
     if key is not None:
         key = key.strip()
         if not key:

@@ -139,6 +139,15 @@ def footer_parts(result: ToolResult) -> list[str]:
         parts.append(lat)
     if meta.get("truncated"):
         parts.append(TRUNCATED_NOTE)
+    if meta.get("cached"):
+        parts.append("cached")  # answered by the local response cache: nothing was sent
+    trimmed = meta.get("history_trimmed")
+    if isinstance(trimmed, dict) and trimmed.get("dropped_messages"):
+        n = trimmed["dropped_messages"]
+        parts.append(
+            f"history trimmed: {n} oldest message{'s' if n != 1 else ''} dropped to fit "
+            f"({trimmed.get('limit', 'context window').replace('_', ' ')}, estimated)"
+        )
     return parts
 
 

@@ -1,7 +1,8 @@
 """The closed error taxonomy shared by every front-end.
 
 Thirteen codes, the same strings the Node server puts in ``_meta.code``, so agents that branch on
-them keep working. ``JOB_STILL_RUNNING`` is the one code carried by a *successful* result.
+them keep working, plus ``BUDGET_EXCEEDED`` (ours: a call refused before sending because its
+estimated cost would go over the budget; nothing was spent). ``JOB_STILL_RUNNING`` is the one code carried by a *successful* result.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class ErrorCode(str, Enum):
     MODEL_NOT_FOUND = "MODEL_NOT_FOUND"
     JOB_FAILED = "JOB_FAILED"
     JOB_STILL_RUNNING = "JOB_STILL_RUNNING"
+    BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
     INTERNAL = "INTERNAL"
 
     def __str__(self) -> str:  # f-strings show the bare code

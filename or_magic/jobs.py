@@ -9,6 +9,7 @@ them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -143,6 +144,38 @@ def _pid_alive(pid: int | None) -> bool:
     return True
 
 
+def init_db(path: Path, schema: str, *, timeout_s: float = 15.0) -> None:
+    """Schema and WAL mode, once per database file. WAL is a property of the file, so connections
+    never switch journal modes again; several processes opening a fresh database at the same
+    moment can still collide on that one switch, which SQLite reports without waiting for
+    the busy timeout, so it is retried here. Shared by every SQLite file in the state dir."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with connect(path) as c:
+                if c.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    c.execute("PRAGMA journal_mode=WAL")
+                c.executescript(schema)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@contextmanager
+def connect(path: Path, *, timeout_s: float = 10.0) -> Iterator[sqlite3.Connection]:
+    """A short-lived autocommit connection with a busy timeout (rows as ``sqlite3.Row``)."""
+    conn = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        yield conn
+    finally:
+        conn.close()
+
+
 class JobStore:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -150,33 +183,10 @@ class JobStore:
         self._init_db()
 
     def _init_db(self) -> None:
-        """Schema and WAL mode, once per store. WAL is a property of the file, so connections
-        never switch journal modes again; several processes opening a fresh database at the same
-        moment can still collide on that one switch, which SQLite reports without waiting for
-        the busy timeout, so it is retried here."""
-        deadline = time.monotonic() + 15.0
-        while True:
-            try:
-                with self._conn() as c:
-                    if c.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                        c.execute("PRAGMA journal_mode=WAL")
-                    c.executescript(SCHEMA)
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        init_db(self.path, SCHEMA)
 
-    @contextmanager
-    def _conn(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-        try:
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout=10000")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            yield conn
-        finally:
-            conn.close()
+    def _conn(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return connect(self.path)
 
     def create(
         self,
@@ -243,10 +253,19 @@ class JobStore:
         return self._reconcile(_row_to_job(row))
 
     def list(
-        self, *, kind: str | None = None, backend: str | None = None, limit: int = 50
+        self,
+        *,
+        kind: str | None = None,
+        backend: str | None = None,
+        owner_pid: int | None = None,
+        limit: int = 50,
     ) -> list[Job]:
+        """Newest first; ``owner_pid`` keeps the jobs one process (a kernel session) started."""
         q, args = "SELECT * FROM jobs", []
         where = []
+        if owner_pid is not None:
+            where.append("owner_pid = ?")
+            args.append(owner_pid)
         if kind:
             where.append("kind = ?")
             args.append(kind)

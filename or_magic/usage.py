@@ -30,6 +30,9 @@ class ModelUsage:
 
 _lock = threading.Lock()
 _by_model: dict[str, ModelUsage] = {}
+# Upstream jobs (videos, background chats) already counted: asking a finished job's status again
+# (``%openrouter status ID --save …``) returns its cost again, which must not be added twice.
+_counted_jobs: set[str] = set()
 
 
 def _int(v: Any) -> int:
@@ -43,7 +46,12 @@ def record_result(result: ToolResult) -> None:
     if not model and not usage and cost is None:
         return
     key = str(model or "?")
+    job = result.meta.get("video_id") or result.meta.get("job_id")
     with _lock:
+        if isinstance(job, str) and job and cost is not None:
+            if job in _counted_jobs:
+                return
+            _counted_jobs.add(job)
         u = _by_model.setdefault(key, ModelUsage(model=key))
         u.calls += 1
         u.prompt_tokens += _int(usage.get("prompt_tokens"))
@@ -78,3 +86,4 @@ def totals() -> ModelUsage:
 def reset() -> None:
     with _lock:
         _by_model.clear()
+        _counted_jobs.clear()

@@ -209,7 +209,7 @@ def test_sse_trailing_event_without_blank_line_is_flushed():
 
 
 def test_every_code_is_unique_and_thirteen():
-    assert len(ALL_CODES) == 13 == len(set(ALL_CODES))
+    assert len(ALL_CODES) == 14 == len(set(ALL_CODES))
     assert "INVALID_CREDENTIALS" in ALL_CODES and "JOB_STILL_RUNNING" in ALL_CODES
 
 

@@ -133,6 +133,21 @@ class OpenRouterMagics(Magics):
         "interactive",
         help="How --each runs: calls now, or OpenRouter Batch API jobs (like --batch)",
     ).tag(config=True)
+    cache = Enum(
+        ["off", "on", "deterministic"],
+        None,
+        allow_none=True,
+        help="Local response cache (None = OR_MAGIC_CACHE; deterministic: temperature 0 or a seed)",
+    ).tag(config=True)
+    budget_usd = Float(
+        None, allow_none=True, help="Session budget in USD (None = OR_MAGIC_BUDGET_USD)"
+    ).tag(config=True)
+    history_tokens = Int(
+        0, help="Most estimated tokens of chat history sent (0 = whatever fits the model)"
+    ).tag(config=True)
+    log_calls = Bool(
+        True, help="Record calls in the call log (OR_MAGIC_LOG=0 also turns it off)"
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -415,6 +430,12 @@ class OpenRouterMagics(Magics):
     @line_cell_magic
     def openrouter(self, line: str, cell: str | None = None) -> Any:
         """OpenRouter from the notebook. ``%openrouter help`` for the cheat sheet."""
+        from ._memory import cell_options
+
+        with cell_options(self, line, cell):  # --cache, --max-cost, --resume, budget traits
+            return self._openrouter(line, cell)
+
+    def _openrouter(self, line: str, cell: str | None = None) -> Any:
         words = P.split(line)
         try:
             if cell is not None:
@@ -889,33 +910,47 @@ class OpenRouterMagics(Magics):
             print("Usage totals reset.")
             return None
         show_bundles([_usage_bundle(usage.snapshot(), usage.totals())], rich=self._rich())
+        from ._memory import budget_line
+
+        line = budget_line(self)
+        if line:
+            print(line)
         return None
 
+    def _line_log(self, words: list[str]) -> Any:
+        from ._memory import line_log
+
+        return line_log(self, words)
+
+    def _line_cache(self, words: list[str]) -> Any:
+        from ._memory import line_cache
+
+        return line_cache(self, words)
+
     def _line_jobs(self, words: list[str]) -> Any:
+        """This kernel's jobs, each once; ``--all`` adds every job in the registry."""
+        import os
+
+        from ._joblist import job_rows
         from ._jobs import JOBS
 
-        rows = []
-        for j in reversed(JOBS.values()):
-            rows.append((j.id, j.tool, j.status, f"{j.elapsed:.0f}s", j.label[:50], "this kernel"))
+        if words not in ([], ["--all"]):
+            raise UsageError("usage: %openrouter jobs [--all]")
+        store: list[Any] = []
         try:
             from ..jobs import get_job_store
 
-            for j in get_job_store(self._settings()).list(limit=30):
-                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created_at))
-                rows.append(
-                    (
-                        j.id,
-                        j.tool,
-                        j.status,
-                        when,
-                        (j.prompt or "")[:50].replace("\n", " "),
-                        j.backend,
-                    )
-                )
+            store = get_job_store(self._settings()).list(limit=30)
         except Exception as exc:  # the registry is optional for this listing
             print(f"(job registry unavailable: {exc})", file=sys.stderr)
+        rows = job_rows(JOBS.values(), store, pid=os.getpid(), include_all=words == ["--all"])
         header = ("id", "tool", "status", "age/started", "prompt", "where")
-        show_bundles([_table_bundle(header, rows, empty="No jobs.")], rich=self._rich())
+        empty = (
+            "No jobs."
+            if words
+            else "No jobs in this kernel (%openrouter jobs --all for every job)."
+        )
+        show_bundles([_table_bundle(header, rows, empty=empty)], rich=self._rich())
 
     def _find_job(self, job_id: str | None) -> Any:
         from ._jobs import JOBS
@@ -1003,15 +1038,25 @@ class OpenRouterMagics(Magics):
         show_bundles([({"text/markdown": md, "text/plain": md}, {})], rich=self._rich())
 
     def _line_key(self, words: list[str]) -> Any:
+        from .. import keyring_store
         from ..config import set_api_key
 
         if words and words[0] in ("--clear", "clear"):
             set_api_key(None)
+            removed = keyring_store.delete_key()
             print(
-                "Key cleared for this kernel (OPENROUTER_API_KEY from the environment still applies)."
+                "Key cleared for this kernel"
+                + (" and removed from the OS keyring" if removed else "")
+                + " (OPENROUTER_API_KEY from the environment still applies)."
             )
             return None
-        if words:
+        save = words == ["--save"]
+        if save and not keyring_store.available():
+            raise UsageError(
+                "%openrouter key --save needs the optional 'keyring' package (pip install keyring); "
+                "the key is never written to the notebook or the state directory"
+            )
+        if words and not save:
             raise UsageError(
                 "%openrouter key takes no value on the line (it would be saved in the notebook); "
                 "run it alone and paste the key into the hidden prompt"
@@ -1019,7 +1064,8 @@ class OpenRouterMagics(Magics):
         import getpass
 
         try:
-            key = getpass.getpass("OpenRouter API key (hidden; this kernel only): ")
+            where = "saved in the OS keyring" if save else "this kernel only"
+            key = getpass.getpass(f"OpenRouter API key (hidden; {where}): ")
         except (EOFError, KeyboardInterrupt):
             print("No key entered.")
             return None
@@ -1041,9 +1087,25 @@ class OpenRouterMagics(Magics):
         try:
             set_api_key(key, source="%openrouter key")
         except ConfigError as exc:  # a malformed key: a coded cell error, never INTERNAL
-            raise _cell_error(exc) from None
-        finally:
             del key
+            raise _cell_error(exc) from None
+        if save:
+            try:
+                keyring_store.save_key(key)
+            except RuntimeError as exc:
+                del key
+                raise OpenRouterCellError(
+                    "INVALID_INPUT",
+                    f"Key set for this kernel, but not saved: {exc}",
+                    suggestions=["Set OPENROUTER_API_KEY in the kernel's environment instead"],
+                ) from None
+            del key
+            print(
+                "Key set for this kernel and saved in the OS keyring (new kernels find it; "
+                "%openrouter key --clear removes it). Check it with %openrouter health."
+            )
+            return None
+        del key
         print("Key set for this kernel (not saved anywhere). Check it with %openrouter health.")
 
     def _line_config(self, words: list[str]) -> Any:

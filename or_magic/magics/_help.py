@@ -44,9 +44,14 @@ Add `--batch` for OpenRouter's Batch API (big jobs that survive restarts): `%ope
 
 **Line commands**:
 `%openrouter models [QUERY] [--vision --audio --video --image-out --audio-out --video-out --free]`,
-`info MODEL`, `health`, `usage [reset]`, `jobs`, `batches`, `wait [ID]`, `cancel [ID]`,
+`info MODEL`, `health`, `usage [reset]`, `jobs [--all]`, `batches`, `wait [ID]`, `cancel [ID]`,
 `status VIDEO_ID [--wait] [--max-wait S] [--save PATH]` (a video job, also from an earlier kernel),
-`reset [NAME|--all]`, `history [NAME]`, `key [--clear]`, `config`, `mcp start|stop|status [--port N]`, `dashboard`, `help`.
+`reset [NAME|--all]`, `history [NAME]`, `log [QUERY] [-n N] [--json] [--here] [--chat NAME]`, `cache [clear]`,
+`key [--save|--clear]`, `config`, `mcp start|stop|status [--port N]`, `dashboard`, `help`.
+
+**Memory**: `--cache` answers a repeated request from the local cache ($0, footer `cached`);
+`--max-cost USD` refuses a call estimated above USD; `--chat NAME --resume` continues a logged
+conversation in a new kernel.
 
 **Interpolation**: only `{{name}}`, `{{obj.attr}}`, `{{seq[0]}}`, `{{d['k']}}`, also `{{In[1]}}` (the
 source of cell 1) and `{{_}}` (the last output); unknown names stay as written; `--raw` sends the
@@ -57,7 +62,8 @@ cell verbatim. Single braces are never touched.
 
 **Settings**: `%config OpenRouterMagics.default_model = "openai/gpt-4o-mini"` (also `vision_model`,
 `audio_model`, `video_model`, `image_model`, `audio_gen_model`, `tts_model`, `video_gen_model`,
-`output_dir`, `streaming`, `history_length`, `inline_max_bytes`, `default_format`, `widgets`);
+`output_dir`, `streaming`, `history_length`, `inline_max_bytes`, `default_format`, `widgets`,
+`cache`, `budget_usd`, `history_tokens`, `log_calls`, `engine`);
 model aliases for `-m`: `%config OpenRouterMagics.aliases = {"fast": "openai/gpt-4o-mini"}`.
 No API key → the offline double answers (results marked **offline**). `%openrouter key` sets one.
 """

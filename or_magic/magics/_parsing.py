@@ -51,6 +51,8 @@ LINE_COMMANDS = (
     "mcp",
     "history",
     "dashboard",
+    "log",
+    "cache",
 )
 
 
@@ -120,6 +122,17 @@ def _common_out(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--raw", action="store_true", help="send the cell verbatim (no {{var}} interpolation)"
     )
+    p.add_argument(
+        "--cache",
+        action="store_true",
+        help="answer from the local response cache when this exact request was answered before",
+    )
+    p.add_argument(
+        "--max-cost",
+        type=float,
+        metavar="USD",
+        help="refuse (nothing sent) when the estimated cost is over USD",
+    )
 
 
 def _batch_flags(p: argparse.ArgumentParser) -> None:
@@ -150,6 +163,11 @@ def chat_parser() -> _Parser:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--chat", metavar="NAME", help="named conversation (default: 'default')")
     g.add_argument("--no-history", action="store_true", help="send no history, record nothing")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the --chat conversation from the call log (e.g. in a new kernel)",
+    )
     _fmt(p)
     p.add_argument("--schema", metavar="VAR", help="JSON schema (dict or pydantic model) variable")
     p.add_argument("--no-stream", action="store_true", help="do not stream the answer")
@@ -248,6 +266,17 @@ def models_parser() -> _Parser:
     p.add_argument("--free", action="store_true")
     p.add_argument("-n", "--limit", type=int, default=20)
     p.add_argument("-o", "--out", metavar="VAR")
+    return p
+
+
+def log_parser() -> _Parser:
+    p = _Parser("%openrouter log", description="Search the call log (every call, all sessions).")
+    p.add_argument("query", nargs="*", help="words to find in prompts and answers")
+    p.add_argument("-n", type=int, default=20, help="how many calls (newest first)")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p.add_argument("--here", action="store_true", help="only this kernel's calls")
+    p.add_argument("--chat", metavar="NAME", help="only this conversation")
+    p.add_argument("-o", "--out", metavar="VAR", help="store the rows in this variable")
     return p
 
 

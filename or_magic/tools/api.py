@@ -91,13 +91,16 @@ async def call_tool(
             pass
         return unknown
     handles: list[str] = []
+    seen: dict[str, Any] = {}
 
     async def run(ctx: ToolContext) -> ToolResult:
+        from .memory import run_with_memory  # local cache, context window, budget
+
         parsed = _validate(spec, _objects_to_handles(args, handles))
-        return await spec.handler(parsed, ctx)
+        return await run_with_memory(name, parsed, ctx, spec.handler, seen)
 
     try:
-        return await run_core(
+        result = await run_core(
             name,
             run,
             started=started,
@@ -105,6 +108,10 @@ async def call_tool(
             on_text=on_text,
             on_media=on_media,
         )
+        from .memory import log_call
+
+        log_call(name, seen or {"args": args}, result)
+        return result
     finally:
         if handles:
             from ..media.sources import release

@@ -44,6 +44,29 @@ class HealthOutput(BaseModel):
     error: str | None = None
 
 
+# What a failed ``GET /key`` means: only a rejection says anything about the key itself.
+KEY_STATUS_TEXT = {
+    "valid": "valid",
+    "rejected": "NOT valid (OpenRouter rejected it)",
+    "unreachable": "not checked: OpenRouter is unreachable (network down, DNS or timeout)",
+    "upstream_error": "not checked: OpenRouter answered with an error (see below)",
+    "unchecked": "not checked",
+}
+_NETWORK_REASONS = frozenset(
+    {"timeout", "connect_error", "connection_refused", "dns", "connection_reset"}
+)
+
+
+def key_status(exc: ToolError) -> str:
+    """``rejected`` / ``unreachable`` / ``upstream_error`` for a failed key check."""
+    if exc.code.value == "INVALID_CREDENTIALS":
+        return "rejected"
+    reason = (exc.details or {}).get("reason")
+    if exc.code.value == "UPSTREAM_TIMEOUT" or reason in _NETWORK_REASONS:
+        return "unreachable"
+    return "upstream_error"
+
+
 async def health_check(args: HealthInput, ctx: ToolContext) -> ToolResult:
     data: dict[str, Any] = {
         "ok": False,
@@ -66,7 +89,10 @@ async def health_check(args: HealthInput, ctx: ToolContext) -> ToolResult:
                 data["key"] = {k: key.get(k) for k in KEY_FIELDS if k in key}
         except ToolError as exc:
             data["error_code"] = exc.code.value
+            data["key_status"] = key_status(exc)
             errors.append(exc.message)
+        else:
+            data["key_status"] = "valid" if data["api_key_valid"] else "unchecked"
     try:
         models, info = await ensure_catalog(ctx)
         data["models_cached"] = cached_count(ctx) or len(models)
@@ -82,7 +108,7 @@ async def health_check(args: HealthInput, ctx: ToolContext) -> ToolResult:
         + (" (offline double)" if ctx.offline else ""),
         "API key: none set; the offline double answers (set OPENROUTER_API_KEY to go live)"
         if ctx.offline
-        else f"API key: {'valid' if data['api_key_valid'] else 'NOT valid'}",
+        else f"API key: {KEY_STATUS_TEXT[data.get('key_status', 'unchecked')]}",
     ]
     k = data.get("key") or {}
     if k:
