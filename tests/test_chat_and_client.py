@@ -17,6 +17,7 @@ from tests.conftest import TEST_KEY
 pytestmark = pytest.mark.anyio
 
 MODEL = "openai/gpt-4o-mini"
+LONG_CONTEXT = "google/gemini-2.5-flash"  # 1,048,576 tokens: a 2 MiB prompt fits
 
 
 def chat_requests(double):
@@ -475,9 +476,9 @@ async def test_a_connection_closed_on_a_large_upload_says_too_large(double, monk
 
     monkeypatch.setenv("OPENROUTER_MAX_RETRIES", "0")
     double.inject(BodyCutoff(after_bytes=256 * 1024, times=None))
-    big = "word " * (400 * 1024)  # ~2 MiB of prompt
+    big = "word " * (400 * 1024)  # ~2 MiB of prompt: a model whose context window holds it
     kw = {"on_text": lambda d: None} if stream else {}
-    r = await call_tool("chat_completion", {"prompt": big, "model": MODEL}, **kw)
+    r = await call_tool("chat_completion", {"prompt": big, "model": LONG_CONTEXT}, **kw)
     assert r.is_error and r.code == "RESOURCE_TOO_LARGE", (r.code, r.text)
     assert "probably too large" in r.text and "mid-response" not in r.text
     assert r.details["size_bytes"] > 2_000_000
@@ -496,7 +497,8 @@ async def test_a_small_body_cut_off_or_a_broken_response_is_not_called_too_large
     assert r.is_error and r.code == "UPSTREAM_HTTP", (r.code, r.text)
     double.reset()
     double.inject(Fault(truncate=True, times=None))  # a big request whose answer breaks
-    r = await call_tool("chat_completion", {"prompt": "word " * (400 * 1024), "model": MODEL})
+    big = "word " * (400 * 1024)
+    r = await call_tool("chat_completion", {"prompt": big, "model": LONG_CONTEXT})
     assert r.is_error and r.code == "UPSTREAM_HTTP", (r.code, r.text)
     double.reset()
     double.inject(BodyCutoff(after_bytes=1 << 30, times=None))  # under the cutoff: passes

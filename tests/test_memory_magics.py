@@ -118,7 +118,12 @@ def test_log_calls_trait_turns_the_log_off(ip):
     assert calllog.calls("logged") == []
 
 
-def test_jobs_takes_only_all(ip):
+def test_jobs_takes_only_all(ip, monkeypatch):
+    from collections import OrderedDict
+
+    from or_magic.magics import _jobs
+
+    monkeypatch.setattr(_jobs, "JOBS", OrderedDict())  # this kernel (the test process): none yet
     _, res = run(ip, "%openrouter jobs --everything")
     assert "usage: %openrouter jobs [--all]" in str(res.error_in_exec)
     cap, res = run(ip, "%openrouter jobs")
@@ -154,7 +159,9 @@ def test_status_save_of_a_counted_video_does_not_count_it_again(ip, monkeypatch)
     assert res.error_in_exec is None
     video_id = ip.user_ns.pop("t_v").meta["video_id"]
     before = usage.totals()
-    assert before.simulated_cost_usd > 0  # offline: the double's price is counted apart, as simulated
+    assert (
+        before.simulated_cost_usd > 0
+    )  # offline: the double's price is counted apart, as simulated
     _, res = run(ip, f"%openrouter status {video_id} --save again.mp4")
     assert res.error_in_exec is None
     after = usage.totals()
