@@ -33,26 +33,6 @@ MAGIC_CHOICES = frozenset(
     {("chat", "format"), ("analyze", "format"), ("analyze", "kind"), ("mcp", "action")}
 )
 
-CELL_MODES = ("chat", "analyze", "image", "audio", "speech", "video")
-LINE_COMMANDS = (
-    "models",
-    "info",
-    "health",
-    "usage",
-    "jobs",
-    "batches",
-    "wait",
-    "cancel",
-    "status",
-    "reset",
-    "key",
-    "config",
-    "help",
-    "mcp",
-    "history",
-    "dashboard",
-)
-
 
 class HelpShown(Exception):
     def __init__(self, text: str) -> None:
