@@ -43,5 +43,5 @@ def test_loading_the_extension_imports_no_mode_module():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     ).stdout
     assert "or_magic.magics._parsing" in out  # the probe saw the package load
-    for lazy in ("cells", "commands", "_run", "_dispatch", "_bundles", "_live"):
+    for lazy in ("cells", "commands", "_run", "_dispatch", "_bundles", "_common", "_live"):
         assert f"or_magic.magics.{lazy}" not in out, out

@@ -19,7 +19,6 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from traitlets import Bool, Dict, Enum, Float, Int, Unicode
 
 from . import _parsing as P
-from ._common import FMT_ALIASES, cell_error, stamp
 
 # asyncio, html, json, the live views and every mode module are imported on first use:
 # ``%load_ext`` stays cheap.
@@ -137,11 +136,14 @@ class OpenRouterMagics(Magics):
         return m
 
     def _fmt(self, given: str | None) -> str:
+        from ._common import FMT_ALIASES
+
         f = given or self.default_format
         return FMT_ALIASES.get(f, f)
 
     def _settings(self) -> Any:
         from ..config import get_settings
+        from ._common import cell_error
 
         try:
             return get_settings()
@@ -158,6 +160,8 @@ class OpenRouterMagics(Magics):
         """A ``save_path`` under ``output_dir`` when ``save_generated`` is on."""
         if not self.save_generated:
             return None
+        from ._common import stamp
+
         return str(Path(self.output_dir) / f"{kind}-{stamp()}.{ext}")
 
     def _prompt(self, cell: str | None, raw: bool, ns: Any = None) -> str:
@@ -171,6 +175,7 @@ class OpenRouterMagics(Magics):
 
     def _source(self, word: str, kind: str = "image") -> Any:
         """A path, URL or variable name as a media source (``magics/_sources.py``)."""
+        from ._common import cell_error
         from ._sources import to_source
 
         try:
