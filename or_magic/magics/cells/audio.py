@@ -13,22 +13,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from .._core import OpenRouterMagics
 
 
+# mode → (tool, its text argument, its format argument, the model trait, default extension)
+_TOOLS = {
+    "audio": ("generate_audio", "prompt", "format", "audio_gen_model", "wav"),
+    "speech": ("text_to_speech", "input", "response_format", "tts_model", "mp3"),
+}
+
+
 def run(m: OpenRouterMagics, words: list[str], cell: str) -> Any:
     opts = P.parse(P.audio_parser(), words)
     if opts.tts:
         return _speech(m, opts, cell)
-    prompt = need_prompt(m, cell, opts, "audio")
-    fmt = opts.audio_format
-    args = drop_none(
-        {
-            "prompt": prompt,
-            "model": m._model(opts.model, "audio_gen_model"),
-            "voice": opts.voice,
-            "format": fmt,
-            "save_path": opts.save or m._auto_save("audio", fmt or "wav"),
-        }
-    )
-    return run_generation(m, "generate_audio", args, opts, title="audio", prompt=prompt)
+    return _generate(m, opts, cell, "audio")
 
 
 def run_speech(m: OpenRouterMagics, words: list[str], cell: str) -> Any:
@@ -36,17 +32,27 @@ def run_speech(m: OpenRouterMagics, words: list[str], cell: str) -> Any:
 
 
 def _speech(m: OpenRouterMagics, opts: Any, cell: str) -> Any:
-    text = need_prompt(m, cell, opts, "speech")
+    extra = {
+        "speed": getattr(opts, "speed", None),
+        "instructions": getattr(opts, "instructions", None),
+    }
+    return _generate(m, opts, cell, "speech", extra)
+
+
+def _generate(
+    m: OpenRouterMagics, opts: Any, cell: str, mode: str, extra: dict[str, Any] | None = None
+) -> Any:
+    tool, text_arg, fmt_arg, trait, ext = _TOOLS[mode]
+    text = need_prompt(m, cell, opts, mode)
     fmt = opts.audio_format
     args = drop_none(
         {
-            "input": text,
-            "model": m._model(opts.model, "tts_model"),
+            text_arg: text,
+            "model": m._model(opts.model, trait),
             "voice": opts.voice,
-            "response_format": fmt,
-            "speed": getattr(opts, "speed", None),
-            "instructions": getattr(opts, "instructions", None),
-            "save_path": opts.save or m._auto_save("speech", fmt or "mp3"),
+            fmt_arg: fmt,
+            **(extra or {}),
+            "save_path": opts.save or m._auto_save(mode, fmt or ext),
         }
     )
-    return run_generation(m, "text_to_speech", args, opts, title="speech", prompt=text)
+    return run_generation(m, tool, args, opts, title=mode, prompt=text)
