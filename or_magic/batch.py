@@ -311,7 +311,7 @@ class _Progress:
         try:
             from IPython import get_ipython
 
-            from .magics._live import Panel, shell_kind, widgets_available
+            from .magics._live import CellPanel, shell_kind, widgets_available
 
             ip = get_ipython()
             if ip is None:
@@ -325,7 +325,7 @@ class _Progress:
                     if kind == "terminal"
                     else "handle"
                 )
-            self.panel = Panel(mode=mode, title=title or f"{tool} ×{total}")
+            self.panel = CellPanel(mode=mode, title=title or f"{tool} ×{total}")
             self.panel.start()
         except Exception:  # progress must never break the batch
             self.panel = None

@@ -89,7 +89,7 @@ PROMPT_MAX = 4000
 
 
 @dataclass
-class Job:
+class JobRecord:
     id: str
     kind: str
     tool: str
@@ -120,12 +120,12 @@ class Job:
 _JSON_COLS = ("result", "error", "params")
 
 
-def _row_to_job(row: sqlite3.Row) -> Job:
+def _row_to_job(row: sqlite3.Row) -> JobRecord:
     d = dict(row)
     for col in _JSON_COLS:
         raw = d.get(col)
         d[col] = json.loads(raw) if raw else ({} if col == "params" else None)
-    return Job(**d)
+    return JobRecord(**d)
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -201,7 +201,7 @@ class JobStore:
         save_path: str | None = None,
         polling_url: str | None = None,
         params: dict[str, Any] | None = None,
-    ) -> Job:
+    ) -> JobRecord:
         now = time.time()
         with self._conn() as c:
             c.execute(
@@ -227,10 +227,10 @@ class JobStore:
         assert job is not None
         return job
 
-    def update(self, id: str, **fields: Any) -> Job | None:
+    def update(self, id: str, **fields: Any) -> JobRecord | None:
         if not fields:
             return self.get(id)
-        allowed = set(Job.__dataclass_fields__) - {"id", "created_at"}
+        allowed = set(JobRecord.__dataclass_fields__) - {"id", "created_at"}
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"unknown job fields: {sorted(bad)}")
@@ -245,7 +245,7 @@ class JobStore:
             c.execute(f"UPDATE jobs SET {', '.join(cols)} WHERE id = ?", vals)
         return self.get(id)
 
-    def get(self, id: str) -> Job | None:
+    def get(self, id: str) -> JobRecord | None:
         with self._conn() as c:
             row = c.execute("SELECT * FROM jobs WHERE id = ?", (id,)).fetchone()
         if row is None:
@@ -259,7 +259,7 @@ class JobStore:
         backend: str | None = None,
         owner_pid: int | None = None,
         limit: int = 50,
-    ) -> list[Job]:
+    ) -> list[JobRecord]:
         """Newest first; ``owner_pid`` keeps the jobs one process (a kernel session) started."""
         q, args = "SELECT * FROM jobs", []
         where = []
@@ -280,7 +280,7 @@ class JobStore:
             rows = c.execute(q, args).fetchall()
         return [self._reconcile(_row_to_job(r)) for r in rows]
 
-    def _reconcile(self, job: Job) -> Job:
+    def _reconcile(self, job: JobRecord) -> JobRecord:
         """A background chat whose process died can never finish: say so instead of 'running'."""
         if job.kind == "chat" and not job.terminal and not _pid_alive(job.owner_pid):
             err = {

@@ -152,7 +152,7 @@ def test_error_bundle_and_rich_result():
 
 def test_costs_never_pair_up_as_latex_in_markdown():
     from or_magic.display import footer_markdown
-    from or_magic.magics._core import _table_bundle
+    from or_magic.magics._bundles import table_bundle as _table_bundle
     from or_magic.result import ToolResult
 
     r = ToolResult(
@@ -170,7 +170,7 @@ def test_costs_never_pair_up_as_latex_in_markdown():
 def test_offline_costs_are_labelled_simulated_in_the_footer_and_the_usage_table():
     from or_magic import usage
     from or_magic.display import footer_markdown
-    from or_magic.magics._core import _usage_bundle
+    from or_magic.magics._bundles import usage_bundle as _usage_bundle
 
     fake = ToolResult(
         tool="generate_video",

@@ -404,13 +404,13 @@ def test_a_stop_click_before_the_request_starts_still_stops_it(ip, monkeypatch):
 
     get_magics(ip).widgets = "on"
     get_offline_double().inject(Fault("/chat/completions", delay_s=30))
-    start = _live.Panel.start
+    start = _live.CellPanel.start
 
     def start_then_click(self):
         start(self)
         self._stop_clicked()  # the task that run_sync will create does not exist yet
 
-    monkeypatch.setattr(_live.Panel, "start", start_then_click)
+    monkeypatch.setattr(_live.CellPanel, "start", start_then_click)
     _, res = run(ip, "%%openrouter image\nA slow cat")
     assert type(res.error_in_exec).__name__ == "OpenRouterCancelled"
     assert not get_offline_double().requests_to("/chat/completions")  # nothing was sent

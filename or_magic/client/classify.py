@@ -8,7 +8,7 @@ heuristics are only a fallback for bodies that carry nothing structured (old pro
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import (
@@ -203,71 +203,101 @@ def classify_upstream(
     )
 
 
+Outcome = tuple[ErrorCode, str]
+
+# Status codes that mean one thing whatever the body says.
+_STATUS_MEANS: dict[int, Outcome] = {
+    401: (ErrorCode.INVALID_CREDENTIALS, "authentication"),
+    402: (ErrorCode.UPSTREAM_REFUSED, "credits"),
+    408: (ErrorCode.UPSTREAM_TIMEOUT, "timeout"),
+    504: (ErrorCode.UPSTREAM_TIMEOUT, "timeout"),
+    524: (ErrorCode.UPSTREAM_TIMEOUT, "timeout"),
+    413: (ErrorCode.RESOURCE_TOO_LARGE, "payload_too_large"),
+}
+
+
+def _mentions_missing_model(lower: str) -> bool:
+    return "not a valid model id" in lower or (
+        "model" in lower
+        and any(p in lower for p in ("does not exist", "not found", "invalid model"))
+    )
+
+
+def _any_of(*phrases: str) -> Callable[[str], bool]:
+    return lambda lower: any(p in lower for p in phrases)
+
+
+# Message heuristics for unstructured bodies, first match wins (order matters: a message about
+# credentials is not also read as a policy refusal).
+_MESSAGE_RULES: tuple[tuple[Callable[[str], bool], Outcome], ...] = (
+    (_any_of(*_AUTH_PHRASES), (ErrorCode.INVALID_CREDENTIALS, "authentication")),
+    (
+        _any_of("insufficient credits", "insufficient balance", "requires more credits"),
+        (ErrorCode.UPSTREAM_REFUSED, "credits"),
+    ),
+    (
+        _any_of("zero data retention", "zdr", "data policy"),
+        (ErrorCode.ZDR_INCOMPATIBLE, "privacy_restricted"),
+    ),
+    (_mentions_missing_model, (ErrorCode.MODEL_NOT_FOUND, "model_not_found")),
+    (
+        _any_of("content policy", "content_policy", "moderation", "refused"),
+        (ErrorCode.UPSTREAM_REFUSED, "policy"),
+    ),
+    (
+        _any_of("context length", "context_length", "maximum context"),
+        (ErrorCode.INVALID_INPUT, "context_length_exceeded"),
+    ),
+    (_any_of("rate limit", "rate-limit"), (ErrorCode.UPSTREAM_REFUSED, "rate_limit")),
+)
+
+
 def _decide(
     status: int | None,
     error_type: Any,
     avail: dict[str, Any],
     meta: dict[str, Any],
     message: str,
-) -> tuple[ErrorCode, str]:
-    # 1. availability block (newest, most specific)
+) -> Outcome:
+    """(code, reason), most specific evidence first: the availability block, a status that
+    means one thing, the typed ``error_type``, a 403's flavour, the message, the status class."""
     acode = avail.get("code") if avail else None
     if isinstance(acode, str) and acode in _AVAIL_CODES:
         return _AVAIL_CODES[acode]
-    # 2. status codes that mean one thing whatever the body says
-    if status == 401:
-        return ErrorCode.INVALID_CREDENTIALS, "authentication"
-    if status == 402:
-        return ErrorCode.UPSTREAM_REFUSED, "credits"
-    if status in (408, 504, 524):
-        return ErrorCode.UPSTREAM_TIMEOUT, "timeout"
-    if status == 413:
-        return ErrorCode.RESOURCE_TOO_LARGE, "payload_too_large"
-    # 3. typed error_type
+    if status in _STATUS_MEANS:
+        return _STATUS_MEANS[status]
     if isinstance(error_type, str) and error_type in _ERROR_TYPES:
-        code, reason = _ERROR_TYPES[error_type]
-        if error_type == "permission_denied":
-            pass
-        return code, reason
+        return _ERROR_TYPES[error_type]
     lower = message.lower()
-    # 4. 403 flavours: moderation (metadata.reasons), guardrails, key limits, credentials
     if status == 403 or error_type == "permission_denied":
-        if meta.get("reasons") or "flagged" in lower or "moderation" in lower:
-            return ErrorCode.UPSTREAM_REFUSED, "moderation"
-        if (
-            "guardrail" in lower
-            or lower.split(": ", 1)[-1].startswith("request blocked")
-            or "blocked:" in lower
-        ):
-            return ErrorCode.UPSTREAM_REFUSED, "guardrail"
-        if "limit" in lower and "key" in lower:
-            return ErrorCode.UPSTREAM_REFUSED, "key_limit"
-        if any(p in lower for p in _AUTH_PHRASES):
-            return ErrorCode.INVALID_CREDENTIALS, "permission"
-        return ErrorCode.UPSTREAM_REFUSED, "forbidden"
+        return _forbidden(lower, meta)
     if status == 429:
         return ErrorCode.UPSTREAM_REFUSED, "rate_limit"
-    # 5. message heuristics (fallback for unstructured bodies)
+    for matches, outcome in _MESSAGE_RULES:
+        if matches(lower):
+            return outcome
+    return _by_status_class(status, lower)
+
+
+def _forbidden(lower: str, meta: dict[str, Any]) -> Outcome:
+    """A 403's flavours: moderation (``metadata.reasons``), guardrails, key limits, credentials."""
+    if meta.get("reasons") or "flagged" in lower or "moderation" in lower:
+        return ErrorCode.UPSTREAM_REFUSED, "moderation"
+    if (
+        "guardrail" in lower
+        or lower.split(": ", 1)[-1].startswith("request blocked")
+        or "blocked:" in lower
+    ):
+        return ErrorCode.UPSTREAM_REFUSED, "guardrail"
+    if "limit" in lower and "key" in lower:
+        return ErrorCode.UPSTREAM_REFUSED, "key_limit"
     if any(p in lower for p in _AUTH_PHRASES):
-        return ErrorCode.INVALID_CREDENTIALS, "authentication"
-    if any(
-        p in lower
-        for p in ("insufficient credits", "insufficient balance", "requires more credits")
-    ):
-        return ErrorCode.UPSTREAM_REFUSED, "credits"
-    if "zero data retention" in lower or "zdr" in lower or "data policy" in lower:
-        return ErrorCode.ZDR_INCOMPATIBLE, "privacy_restricted"
-    if "not a valid model id" in lower or (
-        "model" in lower
-        and any(p in lower for p in ("does not exist", "not found", "invalid model"))
-    ):
-        return ErrorCode.MODEL_NOT_FOUND, "model_not_found"
-    if any(p in lower for p in ("content policy", "content_policy", "moderation", "refused")):
-        return ErrorCode.UPSTREAM_REFUSED, "policy"
-    if "context length" in lower or "context_length" in lower or "maximum context" in lower:
-        return ErrorCode.INVALID_INPUT, "context_length_exceeded"
-    if "rate limit" in lower or "rate-limit" in lower:
-        return ErrorCode.UPSTREAM_REFUSED, "rate_limit"
+        return ErrorCode.INVALID_CREDENTIALS, "permission"
+    return ErrorCode.UPSTREAM_REFUSED, "forbidden"
+
+
+def _by_status_class(status: int | None, lower: str) -> Outcome:
+    """Nothing specific matched: 404, another 4xx, a 5xx, a timeout message, or unknown."""
     if status == 404:
         return ErrorCode.MODEL_NOT_FOUND, "not_found"
     if status is not None and 400 <= status < 500:

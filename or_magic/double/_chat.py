@@ -38,7 +38,7 @@ def bad_request(message: str, **kw: Any) -> ApiError:
 
 
 @dataclass
-class Completion:
+class DoubleCompletion:
     id: str
     model: str
     created: int
@@ -282,7 +282,7 @@ def build(
     gen_id: str,
     created: int,
     online: bool = False,
-) -> Completion:
+) -> DoubleCompletion:
     """The whole answer to one chat request, in steps that each own one part of the request.
 
     Order matters: later steps override earlier ones (a forced tool call clears the text, a
@@ -292,7 +292,7 @@ def build(
     content = (
         f"[offline] {model_id} received your message: “{ask.echo}”.{ask.received} {OFFLINE_NOTE}"
     )
-    c = Completion(id=gen_id, model=model_id, created=created, content=content)
+    c = DoubleCompletion(id=gen_id, model=model_id, created=created, content=content)
     _answer_response_format(c, body, ask, model_id)
     if ask.reasoning:
         c.reasoning = None if ask.exclude_reasoning else ask.reasoning_text
@@ -314,7 +314,9 @@ def build(
     return c
 
 
-def _answer_response_format(c: Completion, body: dict[str, Any], ask: _Ask, model_id: str) -> None:
+def _answer_response_format(
+    c: DoubleCompletion, body: dict[str, Any], ask: _Ask, model_id: str
+) -> None:
     """``json_schema``: an instance of the schema; ``json_object``: a small JSON echo."""
     rf = body.get("response_format")
     if not isinstance(rf, dict):
@@ -333,7 +335,11 @@ def _answer_response_format(c: Completion, body: dict[str, Any], ask: _Ask, mode
 
 
 def _answer_image(
-    c: Completion, body: dict[str, Any], ask: _Ask, model: dict[str, Any], scenario: str | None
+    c: DoubleCompletion,
+    body: dict[str, Any],
+    ask: _Ask,
+    model: dict[str, Any],
+    scenario: str | None,
 ) -> None:
     """A real PNG sized by ``image_config`` (or the no_image / https_image scenario's text)."""
     if scenario == "no_image":
@@ -361,7 +367,7 @@ def _answer_image(
 _AUDIO_ASSETS = {"mp3": "speech.mp3", "opus": "speech.opus"}
 
 
-def _answer_audio(c: Completion, body: dict[str, Any], ask: _Ask) -> None:
+def _answer_audio(c: DoubleCompletion, body: dict[str, Any], ask: _Ask) -> None:
     """A tone (raw pcm16 or WAV) or a bundled mp3/opus clip, with a transcript and no text."""
     audio_cfg = body.get("audio") if isinstance(body.get("audio"), dict) else {}
     fmt = audio_cfg.get("format", "pcm16")
@@ -376,7 +382,9 @@ def _answer_audio(c: Completion, body: dict[str, Any], ask: _Ask) -> None:
     c.content = ""
 
 
-def _answer_tool_call(c: Completion, body: dict[str, Any], ask: _Ask, scenario: str | None) -> None:
+def _answer_tool_call(
+    c: DoubleCompletion, body: dict[str, Any], ask: _Ask, scenario: str | None
+) -> None:
     """One call of the forced (or first) function when ``tool_choice`` demands it (or the scenario)."""
     tools = [
         t
@@ -405,7 +413,7 @@ def _answer_tool_call(c: Completion, body: dict[str, Any], ask: _Ask, scenario: 
     c.finish_reason = c.native_finish_reason = "tool_calls"
 
 
-def _cut_to_max_tokens(c: Completion, body: dict[str, Any]) -> None:
+def _cut_to_max_tokens(c: DoubleCompletion, body: dict[str, Any]) -> None:
     """Content longer than ``max_completion_tokens``/``max_tokens`` words stops with ``length``."""
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     if isinstance(limit, int) and limit > 0 and c.content and _words(c.content) > limit:
@@ -417,38 +425,38 @@ def _cut_to_max_tokens(c: Completion, body: dict[str, Any]) -> None:
 # reasoning tokens (None keeps the count of the normal answer).
 
 
-def _reasoning_cutoff(c: Completion, reasoning_text: str) -> int | None:
+def _reasoning_cutoff(c: DoubleCompletion, reasoning_text: str) -> int | None:
     c.content, c.reasoning = None, reasoning_text + " " + "Still thinking..." * 5
     c.finish_reason, c.native_finish_reason = "length", "MAX_TOKENS"
     return _words(c.reasoning)
 
 
-def _reasoning_only_stop(c: Completion, reasoning_text: str) -> int | None:
+def _reasoning_only_stop(c: DoubleCompletion, reasoning_text: str) -> int | None:
     c.content, c.reasoning = None, reasoning_text
     c.finish_reason = c.native_finish_reason = "stop"
     return _words(c.reasoning)
 
 
-def _refusal(c: Completion, reasoning_text: str) -> int | None:
+def _refusal(c: DoubleCompletion, reasoning_text: str) -> int | None:
     c.content = None
     c.refusal = "I'm sorry, but I can't help with that. (offline double refusal scenario)"
     c.finish_reason = c.native_finish_reason = "stop"
     return None
 
 
-def _content_filter(c: Completion, reasoning_text: str) -> int | None:
+def _content_filter(c: DoubleCompletion, reasoning_text: str) -> int | None:
     c.content, c.images = "", []
     c.finish_reason, c.native_finish_reason = "content_filter", "SAFETY"
     return None
 
 
-def _empty(c: Completion, reasoning_text: str) -> int | None:
+def _empty(c: DoubleCompletion, reasoning_text: str) -> int | None:
     c.content, c.images = "", []
     c.finish_reason = c.native_finish_reason = "stop"
     return None
 
 
-def _provider_error_200(c: Completion, reasoning_text: str) -> int | None:
+def _provider_error_200(c: DoubleCompletion, reasoning_text: str) -> int | None:
     c.content = " ".join((c.content or "").split()[:4])
     c.images = []
     c.finish_reason = c.native_finish_reason = "error"
@@ -460,7 +468,7 @@ def _provider_error_200(c: Completion, reasoning_text: str) -> int | None:
     return None
 
 
-_SCENARIO_ANSWERS: dict[str, Callable[[Completion, str], int | None]] = {
+_SCENARIO_ANSWERS: dict[str, Callable[[DoubleCompletion, str], int | None]] = {
     "reasoning_cutoff": _reasoning_cutoff,
     "reasoning_only_stop": _reasoning_only_stop,
     "refusal": _refusal,
@@ -486,7 +494,7 @@ def _offline_citation(user_text: str, content_length: int) -> dict[str, Any]:
 
 
 def _usage(
-    c: Completion, ask: _Ask, model: dict[str, Any], reasoning_tokens: int
+    c: DoubleCompletion, ask: _Ask, model: dict[str, Any], reasoning_tokens: int
 ) -> dict[str, Any]:
     """Token counts (words, fixed media costs) and a cost priced from the model's record."""
     media = ask.media
@@ -540,7 +548,7 @@ def _usage(
 # ---- serialisation --------------------------------------------------------------------------
 
 
-def _message(c: Completion) -> dict[str, Any]:
+def _message(c: DoubleCompletion) -> dict[str, Any]:
     msg: dict[str, Any] = {
         "role": "assistant",
         "content": c.content,
@@ -568,7 +576,7 @@ def _message(c: Completion) -> dict[str, Any]:
     return msg
 
 
-def to_json(c: Completion) -> dict[str, Any]:
+def to_json(c: DoubleCompletion) -> dict[str, Any]:
     choice: dict[str, Any] = {
         "index": 0,
         "logprobs": None,
@@ -601,7 +609,7 @@ def pieces(text: str, per: int = 4) -> list[str]:
 
 
 def to_events(
-    c: Completion,
+    c: DoubleCompletion,
     *,
     midstream_error: dict[str, Any] | None = None,
     split_chars: int | None = None,

@@ -17,7 +17,8 @@ _LAZY = {
     "OpenRouterCellError": ("or_magic.magics._errors", "OpenRouterCellError"),
     "OpenRouterCancelled": ("or_magic.magics._errors", "OpenRouterCancelled"),
     "OpenRouterInterrupted": ("or_magic.magics._errors", "OpenRouterInterrupted"),
-    "Job": ("or_magic.magics._jobs", "Job"),
+    "BackgroundJob": ("or_magic.magics._jobs", "BackgroundJob"),
+    "Job": ("or_magic.magics._jobs", "BackgroundJob"),  # the README's name for it
     "interpolate": ("or_magic.magics._interp", "interpolate"),
 }
 
@@ -48,6 +49,9 @@ def load_ipython_extension(ipython: Any) -> None:
 
 # What a first chat cell imports besides the tool and the client (see ``or_magic._warm``).
 _FIRST_CELL_MODULES = (
+    "or_magic.magics._dispatch",
+    "or_magic.magics._run",
+    "or_magic.magics.cells.chat",
     "or_magic.magics._interp",
     "or_magic.magics._live",
     "or_magic.usage",

@@ -20,7 +20,9 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from . import _parsing as P
-from ._live import show_bundles
+from . import _run
+from ._run import show_bundles
+from .cells._each import each_items
 
 
 def embed_parser() -> P._Parser:
@@ -47,7 +49,7 @@ def cell_embed(magics: Any, words: list[str], cell: str) -> None:
         if v is not None
     }
     if opts.each:
-        items = magics._each_items(opts.each)
+        items = each_items(magics, opts.each)
         if not items:
             raise UsageError(f"--each {opts.each}: nothing to embed (it is empty)")
         items = _templated(magics, items, cell, opts.raw)
@@ -64,10 +66,10 @@ def cell_embed(magics: Any, words: list[str], cell: str) -> None:
     args: dict[str, Any] = {"input": texts, **common, "npy": bool(opts.save)}
     if opts.save:
         args["save_path"] = opts.save
-    from ._live import Panel
+    from ._live import CellPanel
 
-    panel = Panel(mode=magics._panel_mode(), title=f"embed ×{len(texts)}")
-    raw = magics._call("embed_texts", args, panel=panel)
+    panel = CellPanel(mode=magics._panel_mode(), title=f"embed ×{len(texts)}")
+    raw = _run.call(magics, "embed_texts", args, panel=panel)
     magics._store(opts.out, magics._wrap(raw, "markdown"))
     if opts.quiet:
         panel.end("done")

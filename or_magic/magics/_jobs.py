@@ -21,7 +21,7 @@ from typing import Any
 from ._errors import OpenRouterCancelled, OpenRouterCellError, OpenRouterInterrupted
 
 _ids = itertools.count(1)
-JOBS: OrderedDict[str, Job] = OrderedDict()
+JOBS: OrderedDict[str, BackgroundJob] = OrderedDict()
 _MAX_JOBS = 200
 
 
@@ -45,7 +45,7 @@ class _ThreadLoop:
 _THREAD = _ThreadLoop()
 
 
-class Job:
+class BackgroundJob:
     """A running (or finished) ``%%openrouter ... --background`` call."""
 
     def __init__(self, tool: str, label: str, *, wrap: Callable[[Any], Any] | None = None) -> None:
@@ -70,7 +70,7 @@ class Job:
             JOBS.pop(oldest)
 
     # -- starting
-    def start(self, coro: Coroutine[Any, Any, Any]) -> Job:
+    def start(self, coro: Coroutine[Any, Any, Any]) -> BackgroundJob:
         self.status = "running"
         try:
             loop = asyncio.get_running_loop()
@@ -207,7 +207,7 @@ class Job:
         return self._final()
 
     def _republish(self) -> None:
-        """Kernel jobs: re-send the panel's final update from the waiting cell (see Panel)."""
+        """Kernel jobs: re-send the panel's final update from the waiting cell (see CellPanel)."""
         if self._task is not None and self.panel is not None:
             try:
                 self.panel.republish()
@@ -267,5 +267,5 @@ class Job:
         )
 
 
-def get_job(job_id: str) -> Job | None:
+def get_job(job_id: str) -> BackgroundJob | None:
     return JOBS.get(job_id)

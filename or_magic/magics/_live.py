@@ -1,7 +1,7 @@
 """Live views while a tool runs: streamed text and a progress panel, both ending as static output.
 
 ``StreamView`` streams chat text into one display handle (throttled), then replaces it with the
-durable bundle. ``Panel`` shows an ipywidgets progress panel (status, bar, elapsed, Stop) in a
+durable bundle. ``CellPanel`` shows an ipywidgets progress panel (status, bar, elapsed, Stop) in a
 display handle, or a Markdown status line when widgets are off, or a one-line ``\\r`` progress in
 a terminal; when the job ends the handle is updated to the final static bundle and the widgets
 are closed, so the saved notebook needs no widget state.
@@ -149,7 +149,7 @@ class StreamView:
             self.handle.update({"text/plain": ""}, metadata={}, raw=True)
 
 
-class Panel:
+class CellPanel:
     """Progress for long jobs: ``widgets`` (ipywidgets), ``handle`` (Markdown line) or ``text``."""
 
     def __init__(self, *, mode: str, title: str, on_stop: Callable[[], Any] | None = None) -> None:

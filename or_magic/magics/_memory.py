@@ -2,7 +2,8 @@
 
 The core does the work (``or_magic.calllog``, ``response_cache``, ``budget``, ``context_window``);
 this module only turns a cell's flags and the ``OpenRouterMagics`` traits into ``call_options``
-around the call, and formats what the log returns. ``_core.py`` calls it in three places.
+around the call, and formats what the log returns. ``_core.py`` (``cell_options``), ``commands/session.py`` (``budget_line``) and the
+``_dispatch.py`` table (``line_log`` / ``line_cache``) call it.
 """
 
 from __future__ import annotations
@@ -45,12 +46,13 @@ def cell_options(magics: Any, line: str, cell: str | None) -> Iterator[None]:
     ``--chat NAME --resume``."""
     from ..callopts import call_options
     from . import _parsing as P
+    from ._dispatch import CELL_MODES
 
     mode = None
     words: list[str] = []
     if cell is not None:
         words = P.split(line)
-        mode = words[0] if words and words[0] in P.CELL_MODES else "chat"
+        mode = words[0] if words and words[0] in CELL_MODES else "chat"
     opts = _scan(words)
     if opts.max_cost is not None and opts.max_cost < 0:
         raise UsageError("--max-cost must be >= 0")
@@ -102,7 +104,8 @@ def line_log(magics: Any, words: list[str]) -> Any:
 
     from ..calllog import calls
     from . import _parsing as P
-    from ._core import _table_bundle, show_bundles
+    from ._bundles import table_bundle
+    from ._run import show_bundles
 
     opts = P.parse(P.log_parser(), words)
     rows = calls(
@@ -142,7 +145,7 @@ def line_log(magics: Any, words: list[str]) -> Any:
             )
         )
     header = ("id", "when", "tool", "model", "chat", "prompt", "answer", "cost", "")
-    show_bundles([_table_bundle(header, table, empty="No calls logged yet.")], rich=magics._rich())
+    show_bundles([table_bundle(header, table, empty="No calls logged yet.")], rich=magics._rich())
     return None
 
 

@@ -33,28 +33,6 @@ MAGIC_CHOICES = frozenset(
     {("chat", "format"), ("analyze", "format"), ("analyze", "kind"), ("mcp", "action")}
 )
 
-CELL_MODES = ("chat", "analyze", "image", "audio", "speech", "video", "embed")
-LINE_COMMANDS = (
-    "models",
-    "info",
-    "health",
-    "usage",
-    "jobs",
-    "batches",
-    "wait",
-    "cancel",
-    "status",
-    "reset",
-    "key",
-    "config",
-    "help",
-    "mcp",
-    "history",
-    "dashboard",
-    "log",
-    "cache",
-)
-
 
 class HelpShown(Exception):
     def __init__(self, text: str) -> None:

@@ -425,7 +425,7 @@ async def fetch_url(
     cap = int(getattr(settings, f"{kind}_max_download_bytes"))
     max_redirects = int(getattr(settings, f"{kind}_max_redirects"))
     allow = Allowlist.from_settings(settings)
-    job = _Job(
+    job = _FetchJob(
         kind=kind,
         cap=cap,
         max_redirects=max_redirects,
@@ -457,7 +457,7 @@ async def fetch_url(
 
 
 @dataclass
-class _Job:
+class _FetchJob:
     kind: str
     cap: int
     max_redirects: int

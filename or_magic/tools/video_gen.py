@@ -241,7 +241,7 @@ def _resume_hint(video_id: str) -> str:
     return f'Resume with get_video_status {{"video_id": "{video_id}"}} (add "wait": true to keep polling)'
 
 
-class _Job:
+class _VideoJob:
     """What one call knows about a video job while following it."""
 
     def __init__(
@@ -268,7 +268,7 @@ def _update_row(ctx: ToolContext, job_id: str, **fields: Any) -> None:
 
 def _record_job(
     ctx: ToolContext,
-    job: _Job,
+    job: _VideoJob,
     *,
     tool: str,
     prompt: str | None,
@@ -299,7 +299,7 @@ def _record_job(
 # ---- polling ------------------------------------------------------------------------------------
 
 
-async def _poll_once(ctx: ToolContext, job: _Job) -> dict[str, Any]:
+async def _poll_once(ctx: ToolContext, job: _VideoJob) -> dict[str, Any]:
     resp = await ctx.client.request_json(
         "GET",
         _poll_path(ctx, job.id, job.polling_url),
@@ -316,7 +316,7 @@ async def _poll_once(ctx: ToolContext, job: _Job) -> dict[str, Any]:
     return resp.data
 
 
-async def _report(ctx: ToolContext, job: _Job, phase: str | None = None) -> None:
+async def _report(ctx: ToolContext, job: _VideoJob, phase: str | None = None) -> None:
     status = phase or job.status
     msg = f"video {job.id} — {status}"
     if job.progress is not None and phase is None:
@@ -330,7 +330,7 @@ async def _report(ctx: ToolContext, job: _Job, phase: str | None = None) -> None
 
 
 async def _poll_loop(
-    ctx: ToolContext, job: _Job, *, deadline: float, interval_s: float, poll_now: bool
+    ctx: ToolContext, job: _VideoJob, *, deadline: float, interval_s: float, poll_now: bool
 ) -> bool:
     """Poll until a terminal status (True) or the deadline (False)."""
     errors = 0
@@ -389,7 +389,7 @@ async def _poll_loop(
 # ---- outcomes -----------------------------------------------------------------------------------
 
 
-def _still_running(ctx: ToolContext, job: _Job, *, tool: str, waited_ms: int) -> ToolResult:
+def _still_running(ctx: ToolContext, job: _VideoJob, *, tool: str, waited_ms: int) -> ToolResult:
     polling_url = ctx.client.resolve(job.polling_url or f"/videos/{quote(job.id, safe='')}")
     meta: dict[str, Any] = {
         "code": ErrorCode.JOB_STILL_RUNNING.value,
@@ -422,7 +422,7 @@ def _still_running(ctx: ToolContext, job: _Job, *, tool: str, waited_ms: int) ->
     )
 
 
-def _failed(ctx: ToolContext, job: _Job) -> ToolError:
+def _failed(ctx: ToolContext, job: _VideoJob) -> ToolError:
     reason = _error_text(job.view)
     if job.status == "failed":
         message = reason or "Upstream marked the job failed."
@@ -467,7 +467,7 @@ def _check_video(head: bytes, ctype: str) -> tuple[str, str]:
 
 
 async def _download(
-    ctx: ToolContext, job: _Job, *, tool: str, save: Path | None
+    ctx: ToolContext, job: _VideoJob, *, tool: str, save: Path | None
 ) -> tuple[Delivered, str]:
     s = ctx.settings
     url = _content_url(ctx, job.id, job.view)
@@ -510,7 +510,7 @@ async def _download(
 
 async def _follow(
     ctx: ToolContext,
-    job: _Job,
+    job: _VideoJob,
     *,
     tool: str,
     save: Path | None,
@@ -753,7 +753,7 @@ async def _generate(
             suggestions=["Retry later; check your OpenRouter activity page for the job"],
         )
     polling_url = env.get("polling_url") if isinstance(env.get("polling_url"), str) else None
-    job = _Job(video_id, model, polling_url, normalise_status(env.get("status")))
+    job = _VideoJob(video_id, model, polling_url, normalise_status(env.get("status")))
     job.view = env
     _record_job(
         ctx,
@@ -905,7 +905,7 @@ async def get_video_status(args: VideoStatusInput, ctx: ToolContext) -> ToolResu
             media=[item],
             meta=meta,
         )
-    job = _Job(
+    job = _VideoJob(
         video_id,
         row.model if row is not None else None,
         row.polling_url if row is not None else None,

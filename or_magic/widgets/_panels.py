@@ -45,7 +45,7 @@ def elapsed_text(seconds: float) -> str:
     return f"{seconds:.1f}\u00a0s"
 
 
-class Panel:
+class DashboardPanel:
     """Base: a tab with a box; ``set_catalog`` is called when models are (re)loaded."""
 
     name = ""
@@ -64,7 +64,7 @@ class Panel:
         pass
 
 
-class RunPanel(Panel):
+class RunPanel(DashboardPanel):
     """A tab that runs one tool: controls, Run/Stop, progress, error box, text and gallery."""
 
     streams_text = False
@@ -849,7 +849,7 @@ class JobsPanel(RunPanel):
 # ---- Usage ----------------------------------------------------------------------------------------
 
 
-class UsagePanel(Panel):
+class UsagePanel(DashboardPanel):
     name = "usage"
     title = "Usage"
 

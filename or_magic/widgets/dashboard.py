@@ -28,10 +28,10 @@ from ._panels import (
     AnalyzePanel,
     AudioPanel,
     ChatPanel,
+    DashboardPanel,
     ImagePanel,
     JobsPanel,
     ModelsPanel,
-    Panel,
     UsagePanel,
     VideoPanel,
 )
@@ -101,7 +101,7 @@ class Dashboard:
         self.models_panel = ModelsPanel(self)
         self.jobs = JobsPanel(self)
         self.usage = UsagePanel(self)
-        self.panels: dict[str, Panel] = {
+        self.panels: dict[str, DashboardPanel] = {
             p.name: p
             for p in (
                 self.chat,
