@@ -333,7 +333,7 @@ def test_the_magic_cell_footer_says_truncated(monkeypatch):
 
     from or_magic import log
     from or_magic.double import get_offline_double
-    from tests.test_magics_shell import final_outputs, run
+    from tests.magics.test_shell import final_outputs, run
 
     monkeypatch.setattr(log, "_stream", log._stream)  # loading the extension reroutes logs
     shell = InteractiveShell.instance()
@@ -367,7 +367,7 @@ async def test_a_deeply_nested_mcp_http_request_is_a_parse_error_not_a_crash(dou
     import httpx
 
     import or_magic.mcp
-    from tests.test_mcp_transports import INIT
+    from tests.mcp.test_transports import INIT
 
     h = or_magic.mcp.serve_in_background(port=0)
     try:

@@ -78,4 +78,4 @@ def test_alias_first_in_a_fresh_process_is_light_and_shared() -> None:
     assert out.stdout.split() == ["[]", "True", "True", "True"], out.stderr
 
 
-# ``python -m or_magic.testing`` serving: tests/test_double.py::test_cli_serves_until_interrupted.
+# ``python -m or_magic.testing`` serving: tests/double/test_server.py::test_cli_serves_until_interrupted.

@@ -7,8 +7,7 @@ import pytest
 
 from or_magic.double import Fault
 from or_magic.double.faults import BatchScript
-
-from .conftest import TEST_KEY
+from tests.conftest import TEST_KEY
 
 openrouter = pytest.importorskip("openrouter")
 
@@ -154,7 +153,7 @@ def test_submit_validation_and_injected_faults(double):
 
 
 def test_other_keys_cannot_see_a_batch(double):
-    from .conftest import REVOCABLE_KEY
+    from tests.conftest import REVOCABLE_KEY
 
     with _http(double) as http:
         bid = http.post(

@@ -18,7 +18,7 @@ import pytest
 from or_magic.double import SCENARIOS, Fault, OpenRouterDouble
 from or_magic.double._media import asset_bytes, png_size
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 AUTH = {"Authorization": "Bearer sk-or-v1-endpoints"}
 
 

@@ -1,6 +1,6 @@
 """The OpenRouter double over a real loopback socket: lifecycle, auth, request log, faults, models.
 
-Endpoint content (chat, images, audio, videos, rerank) is in ``test_double_endpoints.py``.
+Endpoint content (chat, images, audio, videos, rerank) is in ``test_endpoints.py``.
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def test_key_endpoint_and_legacy_path(client: httpx.Client, double: OpenRouterDo
 
 
 def test_request_log_records_everything(client: httpx.Client, double: OpenRouterDouble) -> None:
-    fixtures = Path(__file__).parent / "fixtures"
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
     jpeg = (fixtures / "photo.jpg").read_bytes()
     wav = (fixtures / "speech.wav").read_bytes()
     body = {

@@ -35,7 +35,7 @@ def _jupyter_stack() -> None:
     pytest.importorskip("ipykernel")
 
 
-NOTEBOOK = Path(__file__).parent / "notebooks" / "magics_e2e.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "magics_e2e.ipynb"
 # Fake keys, shaped like real ones and easy to spot; built at run time so the tree holds no key.
 ENV_KEY = "sk-or-v1-" + "e0" * 32
 PROMPT_KEY = "sk-or-v1-" + "9b" * 32
@@ -61,7 +61,7 @@ def kernel_env(double: OpenRouterDouble, tmp_path: Path) -> dict[str, str]:
         OR_MAGIC_STATE_DIR=str(tmp_path / "state"),
         OPENROUTER_VIDEO_POLL_INTERVAL_MS="50",
         PYTHONPATH=os.pathsep.join(
-            [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")]
+            [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")]
         ),
     )
     return env

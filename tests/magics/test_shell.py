@@ -17,7 +17,7 @@ from IPython.utils.capture import capture_output
 from or_magic.double import Fault, get_offline_double
 from or_magic.magics import get_magics
 
-MEDIA = Path(__file__).resolve().parents[1] / "or_magic" / "double" / "assets"
+MEDIA = Path(__file__).resolve().parents[2] / "or_magic" / "double" / "assets"
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import TEST_KEY
-from tests.test_mcp_transports import MODEL, server_env, spawn
+from tests.mcp.test_transports import MODEL, server_env, spawn
 
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.MCPDeprecationWarning")
 
@@ -157,7 +157,7 @@ async def test_sdk_client_over_a_warm_cache(double, tmp_path, mode):
     from mcp import Client, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
-    from tests.test_mcp_transports import REPO
+    from tests.mcp.test_transports import REPO
 
     env = server_env(tmp_path, OPENROUTER_BASE_URL=double.base_url, OPENROUTER_API_KEY=TEST_KEY)
     params = StdioServerParameters(

@@ -19,7 +19,7 @@ from or_magic.tools.registry import all_tools
 from tests.conftest import TEST_KEY
 
 INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.slow,
@@ -128,7 +128,7 @@ def test_inspector_sees_a_coded_error(double, tmp_path):
 
 
 def test_inspector_over_streamable_http_with_the_token(double, tmp_path):
-    from tests.test_mcp_transports import _wait_for_url, server_env, spawn
+    from tests.mcp.test_transports import _wait_for_url, server_env, spawn
 
     token = "inspector-token-0123456789"
     env = server_env(

@@ -24,7 +24,7 @@ from tests.conftest import TEST_KEY, default_sigint
 pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore::mcp.MCPDeprecationWarning")]
 
 MODEL = "openai/gpt-4o-mini"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 INIT = {
     "jsonrpc": "2.0",
     "id": 1,

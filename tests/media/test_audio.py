@@ -15,7 +15,7 @@ from or_magic.media.audio import numpy_to_wav, wav_info, wrap_pcm16_wav
 from or_magic.media.blob import Blob
 from or_magic.media.video import mp4_duration, mp4_has_signature
 
-FIX = Path(__file__).parent / "fixtures"
+FIX = Path(__file__).resolve().parents[1] / "fixtures"
 PCM = (FIX / "speech-24k-mono.pcm16").read_bytes()
 
 

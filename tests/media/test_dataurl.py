@@ -12,7 +12,7 @@ from or_magic.errors import ErrorCode, ToolError
 from or_magic.media.blob import Blob
 from or_magic.media.dataurl import is_data_url, parse_data_url, split_data_url, to_data_url
 
-FIX = Path(__file__).parent / "fixtures"
+FIX = Path(__file__).resolve().parents[1] / "fixtures"
 PNG = (FIX / "diagram.png").read_bytes()
 MP3 = (FIX / "speech.mp3").read_bytes()
 MP4 = (FIX / "clip.mp4").read_bytes()

@@ -14,7 +14,7 @@ from or_magic.errors import ErrorCode, ToolError
 from or_magic.media.blob import Blob
 from or_magic.media.image import image_size, png_dimensions, prepare_image
 
-FIX = Path(__file__).parent / "fixtures"
+FIX = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def blob(name: str) -> Blob:

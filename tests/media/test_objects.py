@@ -15,7 +15,7 @@ from or_magic.errors import ErrorCode, ToolError
 from or_magic.media.audio import wav_info
 from or_magic.media.objects import ObjectRef, blob_from_object
 
-FIX = Path(__file__).parent / "fixtures"
+FIX = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def png_image(b) -> Image.Image:

@@ -23,7 +23,7 @@ from or_magic.media.sniff import (
     video_fmt_from_mime,
 )
 
-FIX = Path(__file__).parent / "fixtures"
+FIX = Path(__file__).resolve().parents[1] / "fixtures"
 
 # file -> (kind, mime, ext, fmt) or None (not media)
 MATRIX = {

@@ -21,8 +21,7 @@ from or_magic.media.sources import (
     release,
     source_type,
 )
-
-from . import test_analyze_sources as _shared
+from tests.tools import test_analyze_sources as _shared
 
 pytestmark = pytest.mark.anyio
 
@@ -145,7 +144,7 @@ async def test_registry_rejects_non_media_and_path_objects_are_sandboxed(setting
     with pytest.raises(ToolError):
         register_object(("a", "b"))
     outside = tmp_path / "elsewhere.png"
-    shutil.copy(Path(__file__).parent / "fixtures" / "diagram.png", outside)
+    shutil.copy(Path(__file__).resolve().parents[1] / "fixtures" / "diagram.png", outside)
     h = register_object(outside)  # a reference, resolved (and sandboxed) when loaded
     e = await _err(h, "image", settings)
     assert e.code.value == "UNSAFE_PATH"

@@ -19,7 +19,7 @@ from or_magic.double.faults import BatchScript
 from or_magic.errors import ALL_CODES, ToolError
 
 pd = pytest.importorskip("pandas")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MEDIA = ROOT / "or_magic" / "double" / "assets"
 
 

@@ -340,7 +340,7 @@ async def test_resume_in_a_new_process_uses_the_registry(double, out, tmp_path):
     )
     proc = subprocess.run(
         [sys.executable, "-c", code],
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         cwd=tmp_path / "work",
         capture_output=True,
         text=True,

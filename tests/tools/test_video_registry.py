@@ -37,7 +37,7 @@ print("ok")
 
 
 def test_concurrent_processes_do_not_corrupt_the_registry(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", WRITER, str(w)],
@@ -68,7 +68,7 @@ async def test_listing_shows_jobs_from_another_process(double, tmp_path, monkeyp
         "get_job_store(s).create(id='job_from_before', kind='video', tool='generate_video',"
         " backend=backend_label(s), status='in_progress', model='google/veo-3.1', prompt='old one')\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
     r = await call_tool("get_video_status", {})
     assert r.ok and [j["video_id"] for j in r.data["jobs"]] == ["job_from_before"]
