@@ -16,6 +16,13 @@ from . import test_analyze_sources as _shared
 
 pytestmark = pytest.mark.anyio
 
+
+@pytest.fixture
+def double(double_inproc):
+    """This file's tests need no socket: the double's app runs in-process (tests/conftest.py)."""
+    return double_inproc
+
+
 media = _shared.media
 media_server = _shared.media_server
 allow_loopback = _shared.allow_loopback

@@ -18,6 +18,12 @@ from tests.conftest import REVOCABLE_KEY
 pytestmark = pytest.mark.anyio
 
 
+@pytest.fixture
+def double(double_inproc):
+    """This file's tests need no socket: the double's app runs in-process (tests/conftest.py)."""
+    return double_inproc
+
+
 def models_requests(double):
     return [r for r in double.requests if r.path.endswith("/models")]
 

@@ -22,6 +22,12 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
+def double(double_inproc):
+    """This file's tests need no socket: the double's app runs in-process (tests/conftest.py)."""
+    return double_inproc
+
+
+@pytest.fixture
 def out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "out"
     monkeypatch.setenv("OPENROUTER_OUTPUT_DIR", str(root))

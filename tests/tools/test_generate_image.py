@@ -22,6 +22,13 @@ from or_magic.tools.image_gen import find_images
 
 pytestmark = pytest.mark.anyio
 
+
+@pytest.fixture
+def double(double_inproc):
+    """This file's tests need no socket: the double's app runs in-process (tests/conftest.py)."""
+    return double_inproc
+
+
 EXTENDED = "google/gemini-3.1-flash-image-preview"
 
 

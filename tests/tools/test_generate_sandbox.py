@@ -14,6 +14,13 @@ from or_magic.tools.base import SECTIONS
 
 pytestmark = pytest.mark.anyio
 
+
+@pytest.fixture
+def double(double_inproc):
+    """This file's tests need no socket: the double's app runs in-process (tests/conftest.py)."""
+    return double_inproc
+
+
 GEN_TOOLS = {
     "generate_image": {"prompt": "a fox"},
     "generate_image_dedicated": {"prompt": "a fox"},

@@ -17,6 +17,13 @@ from or_magic.tools.api import call_tool
 
 pytestmark = pytest.mark.anyio
 
+
+@pytest.fixture
+def double(double_inproc):
+    """This file's tests need no socket: the double's app runs in-process (tests/conftest.py)."""
+    return double_inproc
+
+
 GEN_TOOLS = {
     "generate_image": {"prompt": "a fox"},
     "generate_image_dedicated": {"prompt": "a fox"},

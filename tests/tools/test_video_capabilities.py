@@ -16,6 +16,13 @@ from or_magic.tools.api import call_tool
 
 pytestmark = pytest.mark.anyio
 
+
+@pytest.fixture
+def double(double_inproc):
+    """This file's tests need no socket: the double's app runs in-process (tests/conftest.py)."""
+    return double_inproc
+
+
 FAST = {"poll_interval_ms": 50}
 FRAME = "data:image/png;base64," + base64.b64encode(png(32, 18, bytes(range(32)))).decode()
 
