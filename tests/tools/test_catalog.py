@@ -1,19 +1,13 @@
-"""Catalog tools, rerank, health_check and background chat jobs against the double."""
+"""The catalogue tools against the double: search and paging, one fetch for many callers, TTL and stale answers, model_info, what counts as free."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 
 import pytest
 
-from or_magic.config import get_settings
 from or_magic.double import Fault
-from or_magic.jobs import JobStore, get_job_store
 from or_magic.tools.api import call_tool
-from tests.conftest import REVOCABLE_KEY
 
 pytestmark = pytest.mark.anyio
 
@@ -28,7 +22,9 @@ def models_requests(double):
     return [r for r in double.requests if r.path.endswith("/models")]
 
 
-# ---- catalog -------------------------------------------------------------------------------------
+def _model(mid: str, out: list[str], **pricing: str) -> dict:
+    arch = {"input_modalities": ["text"], "output_modalities": out}
+    return {"id": mid, "architecture": arch, "pricing": pricing}
 
 
 async def test_search_includes_generators_despite_the_default_filter_quirk(double):
@@ -156,162 +152,6 @@ async def test_catalog_fetch_with_a_bad_key_is_invalid_credentials(double, monke
     monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-wrong")
     r = await call_tool("search_models", {})
     assert r.is_error and r.code == "INVALID_CREDENTIALS"
-
-
-# ---- rerank ----------------------------------------------------------------------------------------
-
-
-async def test_rerank_orders_and_limits(double):
-    docs = [
-        "Cats sleep most of the day.",
-        "The moon's gravity causes ocean tides.",
-        "Tides rise and fall twice daily.",
-    ]
-    r = await call_tool(
-        "rerank_documents",
-        {"query": "ocean tides moon", "documents": docs, "top_n": 2, "return_documents": True},
-    )
-    assert r.ok, r.text
-    res = r.data["results"]
-    assert len(res) == 2
-    assert res[0]["score"] >= res[1]["score"]
-    assert 0 not in {x["index"] for x in res}  # the cat document is least relevant
-    assert res[0]["document"] == docs[res[0]["index"]]
-    (req,) = [q for q in double.requests if q.path.endswith("/rerank")]
-    assert req.json["model"] == "cohere/rerank-v3.5" and req.json["top_n"] == 2
-    nodocs = await call_tool(
-        "rerank_documents", {"query": "x", "documents": docs, "return_documents": False}
-    )
-    assert all("document" not in x for x in nodocs.data["results"])
-    # like the Node server, documents are omitted unless asked for
-    default = await call_tool("rerank_documents", {"query": "x", "documents": docs})
-    assert default.ok and all("document" not in x for x in default.data["results"])
-    assert "return_documents" not in double.requests[-1].json  # not a field of the spec
-
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        {"query": " ", "documents": ["a"]},
-        {"query": "q", "documents": []},
-        {"query": "q", "documents": ["a", ""]},
-        {"query": "q", "documents": ["a"] * 1001},
-        {"query": "q", "documents": ["a"], "top_n": 0},
-    ],
-)
-async def test_rerank_validation_costs_nothing(double, args):
-    r = await call_tool("rerank_documents", args)
-    assert r.is_error and r.code == "INVALID_INPUT"
-    assert double.requests == []
-
-
-# ---- health ----------------------------------------------------------------------------------------
-
-
-async def test_health_checks_the_key_for_real(double):
-    r = await call_tool("health_check", {})
-    assert r.ok and r.data["ok"] is True and r.data["api_key_valid"] is True
-    assert r.data["models_cached"] > 0
-    assert any(q.path.endswith("/key") for q in double.requests)
-    assert r.data["protocol_version"] and r.data["server_version"]
-
-
-async def test_health_never_reports_a_revoked_key_valid_even_with_a_warm_catalog(
-    double, monkeypatch
-):
-    monkeypatch.setenv("OPENROUTER_API_KEY", REVOCABLE_KEY)
-    warm = await call_tool("health_check", {})
-    assert warm.data["api_key_valid"] is True
-    double.revoke(REVOCABLE_KEY)
-    r = await call_tool("health_check", {})
-    assert not r.is_error  # health_check reports, it does not fail
-    assert r.data["api_key_valid"] is False and r.data["ok"] is False
-    assert r.data["error"] and REVOCABLE_KEY not in r.data["error"] and REVOCABLE_KEY not in r.text
-
-
-# ---- background chat jobs ------------------------------------------------------------------------------
-
-
-async def test_background_chat_completes_and_survives_a_restart(double):
-    start = await call_tool(
-        "start_chat_completion", {"prompt": "background hello", "model": "openai/gpt-4o-mini"}
-    )
-    assert start.ok
-    job_id = start.data["job_id"]
-    assert job_id.startswith("chat_")
-    done = await call_tool("get_chat_completion_status", {"job_id": job_id, "wait_s": 10})
-    assert done.ok, done.text
-    assert "background hello" in done.text and done.meta["status"] == "completed"
-    # "restart": a fresh store over the same file sees the finished job
-    fresh = JobStore(get_job_store(get_settings()).path)
-    job = fresh.get(job_id)
-    assert (
-        job is not None and job.status == "completed" and "background hello" in job.result["text"]
-    )
-
-
-async def test_background_chat_failure_reports_the_upstream_code(double):
-    double.inject(Fault(status=402, times=None))
-    start = await call_tool("start_chat_completion", {"prompt": "x", "model": "openai/gpt-4o-mini"})
-    r = await call_tool(
-        "get_chat_completion_status", {"job_id": start.data["job_id"], "wait_s": 10}
-    )
-    assert r.is_error and r.code == "UPSTREAM_REFUSED"
-    assert r.suggestions
-
-
-async def test_job_from_a_dead_process_is_reported_interrupted(double, tmp_path):
-    # A real process creates a running job and exits without finishing it.
-    code = (
-        "from or_magic.jobs import JobStore; from pathlib import Path; import sys;"
-        "JobStore(Path(sys.argv[1])).create(id='chat_dead_001_deadbeef', kind='chat', tool='start_chat_completion',"
-        " backend='x', status='running')"
-    )
-    path = get_job_store(get_settings()).path
-    subprocess.run([sys.executable, "-c", code, str(path)], check=True, env={**os.environ})
-    r = await call_tool("get_chat_completion_status", {"job_id": "chat_dead_001_deadbeef"})
-    assert r.is_error and r.code == "JOB_FAILED" and "exited" in r.text
-
-
-@pytest.mark.parametrize("job_id", ["../../etc/passwd", "chat_..", "job_123", "chat_a/b", ""])
-async def test_malformed_job_ids_are_rejected(double, job_id):
-    r = await call_tool("get_chat_completion_status", {"job_id": job_id})
-    assert r.is_error and r.code == "INVALID_INPUT"
-
-
-async def test_unknown_job_id(double):
-    r = await call_tool(
-        "get_chat_completion_status", {"job_id": "chat_20260101000000_001_00000000"}
-    )
-    assert r.is_error and r.code == "INVALID_INPUT" and "No chat job" in r.text
-
-
-def test_concurrent_processes_do_not_corrupt_the_registry(tmp_path):
-    db = tmp_path / "jobs.sqlite3"
-    JobStore(db)
-    code = (
-        "import sys; from pathlib import Path; from or_magic.jobs import JobStore;"
-        "s = JobStore(Path(sys.argv[1])); p = sys.argv[2]\n"
-        "for i in range(60):\n"
-        "    s.create(id=f'{p}_{i}', kind='video', tool='t', backend='b'); s.update(f'{p}_{i}', status='completed', cost=0.5)\n"
-    )
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(db), f"p{n}"]) for n in range(4)]
-    assert all(p.wait(timeout=60) == 0 for p in procs)
-    jobs = JobStore(db).list(limit=1000)
-    assert len(jobs) == 240 and all(j.status == "completed" and j.cost == 0.5 for j in jobs)
-
-
-async def test_health_offline_is_ok_but_claims_no_valid_key(monkeypatch):
-    monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
-    r = await call_tool("health_check", {})
-    assert r.ok and r.offline
-    assert r.data["ok"] is True and r.data["api_key_valid"] is False and r.data["offline"] is True
-    assert "offline" in r.text
-
-
-def _model(mid: str, out: list[str], **pricing: str) -> dict:
-    arch = {"input_modalities": ["text"], "output_modalities": out}
-    return {"id": mid, "architecture": arch, "pricing": pricing}
 
 
 async def test_free_only_means_every_price_is_zero(double):

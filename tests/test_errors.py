@@ -1,0 +1,10 @@
+"""The error codes: unique, and exactly the documented set."""
+
+from __future__ import annotations
+
+from or_magic.errors import ALL_CODES
+
+
+def test_every_code_is_unique_and_thirteen():
+    assert len(ALL_CODES) == 13 == len(set(ALL_CODES))
+    assert "INVALID_CREDENTIALS" in ALL_CODES and "JOB_STILL_RUNNING" in ALL_CODES
