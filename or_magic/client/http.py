@@ -634,6 +634,7 @@ def set_transport_factory(
 
     Clients already cached keep theirs: the factory is part of the cache key, so a client built
     for the socket is never handed out while an in-process transport is set, nor the reverse.
+    The offline backend is its own server and never gets the factory's transport.
     """
     global _transport_factory
     old, _transport_factory = _transport_factory, factory
@@ -651,6 +652,7 @@ def get_client(settings: Settings) -> OpenRouterClient:
     else:
         base_url = settings.base_url
         key = settings.api_key.get() if settings.api_key else None
+    factory = None if settings.offline else _transport_factory
     cache_key = (
         base_url,
         key,
@@ -659,12 +661,11 @@ def get_client(settings: Settings) -> OpenRouterClient:
         settings.retry_max_delay_ms,
         settings.http_referer,
         settings.app_title,
-        _transport_factory,
+        factory,
     )
     per_loop = _clients.setdefault(loop, {})
     client = per_loop.get(cache_key)
     if client is None:
-        factory = _transport_factory
         client = OpenRouterClient(
             settings,
             base_url=base_url,

@@ -98,3 +98,15 @@ async def test_double_inproc_serves_without_a_socket(double_inproc):
     assert [r.path for r in double_inproc.requests_to("/chat/completions")]
     with pytest.raises(RuntimeError, match="not started"):
         _ = double_inproc.base_url
+
+
+async def test_the_offline_backend_never_gets_the_factory_transport():
+    offline = load_settings({})
+    assert offline.offline
+    old = http.set_transport_factory(lambda: httpx.MockTransport(lambda r: httpx.Response(500)))
+    try:
+        client = http.get_client(offline)
+        assert client._transport is None
+    finally:
+        http.set_transport_factory(old)
+        await http.close_clients()
