@@ -73,3 +73,40 @@ def double(_double_server, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("OPENROUTER_RETRY_MAX_DELAY_MS", "200")
     yield _double_server
     catalog.reset()
+
+
+# Where the in-process double "lives": nothing listens on port 9 (discard), so a request that
+# bypassed the in-process transport fails at once instead of reaching some other server.
+INPROC_BASE_URL = "http://127.0.0.1:9/api/v1"
+
+
+@pytest.fixture(scope="session")
+def _double_app():
+    """A double that is never served on a socket: only its ASGI app is used, in-process."""
+    from or_magic.double import OpenRouterDouble
+
+    return OpenRouterDouble(valid_keys={TEST_KEY, REVOCABLE_KEY})
+
+
+@pytest.fixture
+def double_inproc(_double_app, monkeypatch: pytest.MonkeyPatch):
+    """The double's ASGI app called in-process through ``httpx.ASGITransport``: no socket, no thread.
+
+    For tests of what the core sends and makes of the answers. Whole responses are buffered by
+    the transport, so tests of SSE timing, deadlines, dropped connections, TLS or SSRF keep the
+    socket ``double``. The double's ``base_url``/``url`` are not available (not started).
+    """
+    import httpx
+
+    from or_magic.client import http
+    from or_magic.tools import catalog
+
+    _double_app.reset()
+    catalog.reset()
+    old = http.set_transport_factory(lambda: httpx.ASGITransport(app=_double_app.app))
+    monkeypatch.setenv("OPENROUTER_BASE_URL", INPROC_BASE_URL)
+    monkeypatch.setenv("OPENROUTER_API_KEY", TEST_KEY)
+    monkeypatch.setenv("OPENROUTER_RETRY_MAX_DELAY_MS", "200")
+    yield _double_app
+    http.set_transport_factory(old)
+    catalog.reset()

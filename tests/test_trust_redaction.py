@@ -215,7 +215,7 @@ def test_the_magic_key_setter_refuses_a_malformed_key_with_a_coded_error(monkeyp
     from IPython.core.interactiveshell import InteractiveShell
 
     import or_magic.config as config
-    from tests.test_magics_shell import run
+    from tests.magics.test_shell import run
 
     bad = "sk-or-v1-\u201cpasted\u201d"
     monkeypatch.setattr("getpass.getpass", lambda prompt="": bad)

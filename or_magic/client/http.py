@@ -68,14 +68,25 @@ class OpenRouterClient:
     """HTTP access to one backend (base URL + key). Create through ``get_client``."""
 
     def __init__(
-        self, settings: Settings, *, base_url: str, api_key: str | None, offline: bool
+        self,
+        settings: Settings,
+        *,
+        base_url: str,
+        api_key: str | None,
+        offline: bool,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``transport`` replaces the socket transport (``make_transport``), as httpx's own
+        ``transport=`` does: tests pass ``httpx.ASGITransport(app=double.app)`` to run the
+        double in-process. Everything above the transport (deadlines, retries, classification,
+        SSE parsing) is the same code either way."""
         self.settings = settings
         self.base_url = base_url.rstrip("/")
         self.offline = offline
         self._api_key = api_key
         if api_key:
             register_secret(api_key)
+        self._transport = transport
         self._http: httpx.AsyncClient | None = None
 
     # ---- plumbing -------------------------------------------------------------------------
@@ -91,7 +102,7 @@ class OpenRouterClient:
             )
             self._http = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.settings.request_timeout_ms / 1000.0),
-                transport=make_transport(limits),
+                transport=self._transport or make_transport(limits),
                 headers=self._base_headers(),
                 follow_redirects=False,
                 trust_env=False,
@@ -611,6 +622,25 @@ _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, OpenR
 )
 
 
+# Which transport new clients get; None = the socket one. A hook for tests (the ``double_inproc``
+# fixture sets it to an in-process ASGI transport); production code never sets it.
+_transport_factory: Callable[[], httpx.AsyncBaseTransport] | None = None
+
+
+def set_transport_factory(
+    factory: Callable[[], httpx.AsyncBaseTransport] | None,
+) -> Callable[[], httpx.AsyncBaseTransport] | None:
+    """Make clients created from now on use ``factory()`` as their transport; returns the old one.
+
+    Clients already cached keep theirs: the factory is part of the cache key, so a client built
+    for the socket is never handed out while an in-process transport is set, nor the reverse.
+    The offline backend is its own server and never gets the factory's transport.
+    """
+    global _transport_factory
+    old, _transport_factory = _transport_factory, factory
+    return old
+
+
 def get_client(settings: Settings) -> OpenRouterClient:
     """The pooled client for these settings on the running loop (offline → the in-process double)."""
     loop = asyncio.get_running_loop()
@@ -622,6 +652,7 @@ def get_client(settings: Settings) -> OpenRouterClient:
     else:
         base_url = settings.base_url
         key = settings.api_key.get() if settings.api_key else None
+    factory = None if settings.offline else _transport_factory
     cache_key = (
         base_url,
         key,
@@ -630,12 +661,17 @@ def get_client(settings: Settings) -> OpenRouterClient:
         settings.retry_max_delay_ms,
         settings.http_referer,
         settings.app_title,
+        factory,
     )
     per_loop = _clients.setdefault(loop, {})
     client = per_loop.get(cache_key)
     if client is None:
         client = OpenRouterClient(
-            settings, base_url=base_url, api_key=key, offline=settings.offline
+            settings,
+            base_url=base_url,
+            api_key=key,
+            offline=settings.offline,
+            transport=factory() if factory is not None else None,
         )
         per_loop[cache_key] = client
     return client

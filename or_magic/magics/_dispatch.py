@@ -17,7 +17,7 @@ A line command is the same with ``def name(m, words)`` in ``magics/commands/`` a
 ``_memory.cell_options``; nothing here changes.
 
 The targets are ``"module:function"`` strings imported on first use, so ``%load_ext`` imports
-none of the modes. ``tests/test_magics_dispatch.py`` checks every target resolves.
+none of the modes. ``tests/magics/test_dispatch.py`` checks every target resolves.
 """
 
 from __future__ import annotations

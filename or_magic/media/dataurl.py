@@ -1,6 +1,6 @@
 """Strict ``data:`` URL parsing with the size cap enforced before any decoding.
 
-Rules (chosen here, tested in ``tests/test_media_dataurl.py``):
+Rules (chosen here, tested in ``tests/media/test_dataurl.py``):
 
 * Shape ``data:<type>/<subtype>[;param=value...];base64,<payload>``; the *last* parameter must be
   ``base64`` (any case). A non-base64 (percent-encoded) data URL is ``INVALID_INPUT``.

@@ -3,7 +3,7 @@
 Lazy per tool: ``get_tool(name)`` imports only the family module that defines ``name`` (the static
 ``TOOL_MODULES`` map), so the first call of one tool does not build every family's pydantic models
 (~300 ms for all of them). ``all_tools()`` imports every family, for listings.
-``tests/test_transport_offload.py`` checks the map against what the modules really define.
+``tests/tools/test_registry.py`` checks the map against what the modules really define.
 """
 
 from __future__ import annotations

@@ -330,11 +330,11 @@ def test_every_route_of_the_double_is_called_here(server):
         "/videos",
         "/videos/(?P<id>[^/]+)/content",
         "/videos/(?P<id>[^/]+)",
-        # through the SDK's batch client in tests/test_double_batches.py
+        # through the SDK's batch client in tests/double/test_batches.py
         "/batches",
         "/batches/(?P<id>[^/]+)",
     }
-    # not in the SDK (legacy or user-scoped paths); covered by tests/test_double_endpoints.py
+    # not in the SDK (legacy or user-scoped paths); covered by tests/double/test_endpoints.py
     # (/batches/{id}/cancel: OpenAI-style; SDK 1.3.84 has no cancel call)
     outside_sdk = {"/auth/key", "/models/user", "/batches/(?P<id>[^/]+)/cancel"}
     routes = {pattern.pattern for _, pattern, _, _ in server.app._routes}
