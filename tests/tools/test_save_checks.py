@@ -14,23 +14,12 @@ from or_magic.config import Settings
 from or_magic.errors import ErrorCode, ToolError
 from or_magic.tools import video_catalog
 from or_magic.tools.api import call_tool
+from tests.tools._helpers import GEN_TOOLS, inproc_double_fixture
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def double(double_inproc):
-    """This file's tests need no socket: the double's app runs in-process (tests/conftest.py)."""
-    return double_inproc
-
-
-GEN_TOOLS = {
-    "generate_image": {"prompt": "a fox"},
-    "generate_image_dedicated": {"prompt": "a fox"},
-    "generate_audio": {"prompt": "hello"},
-    "text_to_speech": {"input": "hello"},
-    "generate_video": {"prompt": "waves", "poll_interval_ms": 50},
-}
+double = inproc_double_fixture()
 
 
 @pytest.fixture
