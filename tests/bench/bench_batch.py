@@ -25,39 +25,16 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.bench._common import PeakRSS, start_double  # noqa: E402
+
 MiB = 1 << 20
-
-
-class PeakRSS:
-    """Samples this process's RSS in a thread; ``peak - start`` is the growth."""
-
-    def __init__(self, interval: float = 0.005) -> None:
-        import psutil
-
-        self.proc = psutil.Process()
-        self.interval = interval
-        self.start = self.peak = self.proc.memory_info().rss
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __enter__(self) -> PeakRSS:
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._t.join()
-        self.peak = max(self.peak, self.proc.memory_info().rss)
 
 
 def _cpu() -> float:
@@ -132,22 +109,6 @@ def child(engine: str, n: int, concurrency: int) -> dict:
         "cpu_ms_per_item": 1000 * cpu / n,
         "rss_growth_mib": (rss.peak - rss.start) / MiB,
     }
-
-
-def start_double() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "or_magic.double", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "serving at" not in line:
-        proc.kill()
-        raise SystemExit(f"the double did not start: {line!r}")
-    return proc, line.split("serving at", 1)[1].split()[0]
 
 
 def main() -> None:
