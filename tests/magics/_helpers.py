@@ -6,6 +6,8 @@ cheap to collect.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -31,6 +33,25 @@ def drop_test_names(shell: Any) -> None:
     """Forget the ``t_…`` names a test put in the shared shell's namespace."""
     for k in [k for k in shell.user_ns if k.startswith("t_")]:
         shell.user_ns.pop(k, None)
+
+
+@contextmanager
+def offline_magics_shell() -> Iterator[tuple[Any, Any]]:
+    """``(shell, magics)`` from ``load_magics_shell`` with the offline double reset around it.
+
+    On the way out the log stream the extension rerouted is put back and the ``t_…`` names go.
+    """
+    from or_magic import log
+    from or_magic.double import get_offline_double
+
+    saved = log._stream
+    shell, magics = load_magics_shell()
+    double = get_offline_double()
+    double.reset()
+    yield shell, magics
+    double.reset()
+    log._stream = saved
+    drop_test_names(shell)
 
 
 def run_cell(shell: Any, source: str) -> tuple[Any, Any]:

@@ -6,23 +6,15 @@ import pytest
 
 from or_magic.double import get_offline_double
 from or_magic.double.faults import BatchScript
-from tests.magics._helpers import drop_test_names, load_magics_shell, run_cell
+from tests.magics._helpers import offline_magics_shell, run_cell
 
 pd = pytest.importorskip("pandas")
 
 
 @pytest.fixture
 def ip():
-    from or_magic import log
-
-    saved = log._stream
-    shell, _ = load_magics_shell()
-    double = get_offline_double()
-    double.reset()
-    yield shell
-    double.reset()
-    log._stream = saved
-    drop_test_names(shell)
+    with offline_magics_shell() as (shell, _):
+        yield shell
 
 
 run = run_cell

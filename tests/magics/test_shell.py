@@ -14,7 +14,7 @@ from IPython.core.error import UsageError
 
 from or_magic.double import Fault, get_offline_double
 from or_magic.magics import get_magics
-from tests.magics._helpers import drop_test_names, load_magics_shell, run_cell
+from tests.magics._helpers import offline_magics_shell, run_cell
 
 MEDIA = Path(__file__).resolve().parents[2] / "or_magic" / "double" / "assets"
 
@@ -22,16 +22,9 @@ MEDIA = Path(__file__).resolve().parents[2] / "or_magic" / "double" / "assets"
 @pytest.fixture
 def ip(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("OPENROUTER_VIDEO_POLL_INTERVAL_MS", "50")
-    from or_magic import log
-
-    monkeypatch.setattr(log, "_stream", log._stream)  # loading the extension reroutes logs
-    shell, m = load_magics_shell()
-    m.chats.clear()
-    double = get_offline_double()
-    double.reset()
-    yield shell
-    double.reset()
-    drop_test_names(shell)
+    with offline_magics_shell() as (shell, m):
+        m.chats.clear()
+        yield shell
 
 
 run = run_cell

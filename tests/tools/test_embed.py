@@ -13,7 +13,7 @@ import or_magic
 from or_magic.double import Fault
 from or_magic.double._embed import vector
 from or_magic.tools.api import call_tool, call_tool_sync
-from tests.magics._helpers import drop_test_names, load_magics_shell, run_cell
+from tests.magics._helpers import offline_magics_shell, run_cell
 
 np = pytest.importorskip("numpy")
 pd = pytest.importorskip("pandas")
@@ -310,17 +310,8 @@ async def test_search_models_finds_embedding_models(double):
 
 @pytest.fixture
 def ip():
-    from or_magic import log
-    from or_magic.double import get_offline_double
-
-    saved = log._stream
-    shell, _ = load_magics_shell()
-    double = get_offline_double()
-    double.reset()
-    yield shell
-    double.reset()
-    log._stream = saved
-    drop_test_names(shell)
+    with offline_magics_shell() as (shell, _):
+        yield shell
 
 
 def run(shell, source: str):
