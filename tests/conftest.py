@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +40,18 @@ def fixtures_dir() -> Path:
 
 
 REVOCABLE_KEY = "sk-or-v1-" + "feedfacecafebeef" * 4
+
+
+def import_jupyter_stack() -> tuple[Any, Any]:
+    """``(nbformat, nbclient)``, skipping the test without them or ipykernel.
+
+    Called when a kernel test runs, not at collection: the default run deselects those files,
+    and importing ipykernel and nbclient costs seconds of CPU.
+    """
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    return nbformat, nbclient
 
 
 def default_sigint() -> None:
