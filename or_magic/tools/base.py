@@ -55,6 +55,13 @@ def generator_annotations(title: str) -> Annotations:
     )
 
 
+def lookup_annotations(title: str) -> Annotations:
+    """Tools that only read from OpenRouter (catalog, status, health): safe to call again."""
+    return Annotations(
+        title=title, read_only=True, destructive=False, idempotent=True, open_world=True
+    )
+
+
 @dataclass(frozen=True)
 class ToolSpec:
     name: str
