@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 
 from ..errors import ErrorCode, ToolError
 from ..result import ToolResult
-from .base import Annotations, ToolContext, ToolSpec, describe, lookup_annotations
+from .base import ToolContext, ToolSpec, describe, lookup_annotations, paid_annotations
 from .batch_engine import DEFAULT_MAX_REQUESTS, TERMINAL, BatchEngine
 from .common import StrictModel
 
@@ -169,13 +169,7 @@ TOOLS = [
         ),
         input_model=SubmitBatchInput,
         handler=submit_batch,
-        annotations=Annotations(
-            title="Submit a batch job",
-            read_only=False,
-            destructive=False,
-            idempotent=False,
-            open_world=True,
-        ),
+        annotations=paid_annotations("Submit a batch job"),
     ),
     ToolSpec(
         name="get_batch_status",

@@ -18,7 +18,7 @@ from ..errors import ErrorCode, ToolError
 from ..jobs import backend_label
 from ..redact import known_secrets, scrub_result, scrub_value
 from ..result import ToolResult
-from .base import Annotations, ToolContext, ToolSpec, describe
+from .base import Annotations, ToolContext, ToolSpec, describe, paid_annotations
 from .common import (
     CacheFields,
     ProviderPrefs,
@@ -522,13 +522,7 @@ TOOLS = [
         description=_CHAT_DESC,
         input_model=ChatInput,
         handler=chat_completion,
-        annotations=Annotations(
-            title="Chat completion",
-            read_only=False,
-            destructive=False,
-            idempotent=False,
-            open_world=True,
-        ),
+        annotations=paid_annotations("Chat completion"),
     ),
     ToolSpec(
         name="start_chat_completion",
@@ -544,13 +538,7 @@ TOOLS = [
         ),
         input_model=ChatInput,
         handler=start_chat_completion,
-        annotations=Annotations(
-            title="Start background chat",
-            read_only=False,
-            destructive=False,
-            idempotent=False,
-            open_world=True,
-        ),
+        annotations=paid_annotations("Start background chat"),
     ),
     ToolSpec(
         name="get_chat_completion_status",
