@@ -411,9 +411,18 @@ def deliver_images(
     return out, infos
 
 
-async def _emit(ctx: ToolContext, items: list[Delivered]) -> None:
-    for d in items:
+async def _images_result(
+    ctx: ToolContext, tool: str, delivered: list[Delivered], lines: list[str], meta: dict[str, Any]
+) -> ToolResult:
+    """Stream each delivered image to the front-end (``ctx.media``), then the tool's result."""
+    for d in delivered:
         await ctx.media(d.item)
+    return ToolResult(
+        tool=tool,
+        text="\n".join(lines),
+        media=[d.item for d in delivered],
+        meta=meta,
+    )
 
 
 def _result_meta(infos: list[dict[str, Any]], delivered: list[Delivered]) -> dict[str, Any]:
@@ -542,13 +551,7 @@ async def generate_image(args: GenerateImageInput, ctx: ToolContext) -> ToolResu
     lines = [d.text for d in delivered]
     if text:
         lines.append(f"Model text: {text}")
-    await _emit(ctx, delivered)
-    return ToolResult(
-        tool="generate_image",
-        text="\n".join(lines),
-        media=[d.item for d in delivered],
-        meta=meta,
-    )
+    return await _images_result(ctx, "generate_image", delivered, lines, meta)
 
 
 def _no_image(text: str, finish: Any, model: str) -> ToolError:
@@ -669,13 +672,7 @@ async def generate_image_dedicated(
         lines.append(f"Note: {note}.")
     if revised:
         lines.append(f"Revised prompt: {revised[0]}")
-    await _emit(ctx, delivered)
-    return ToolResult(
-        tool="generate_image_dedicated",
-        text="\n".join(lines),
-        media=[d.item for d in delivered],
-        meta=meta,
-    )
+    return await _images_result(ctx, "generate_image_dedicated", delivered, lines, meta)
 
 
 # ---- registration -------------------------------------------------------------------------------
