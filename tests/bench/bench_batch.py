@@ -42,6 +42,22 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _row(
+    engine: str, n: int, ok: int, *, wall: float, submitted: float, cpu: float, rss: PeakRSS
+) -> dict:
+    """One engine's figures, as the child prints them for the parent."""
+    return {
+        "engine": engine,
+        "n": n,
+        "ok": ok,
+        "wall_s": wall,
+        "submit_s": submitted,
+        "cpu_s": cpu,
+        "cpu_ms_per_item": 1000 * cpu / n,
+        "rss_growth_mib": (rss.peak - rss.start) / MiB,
+    }
+
+
 def embed_child(engine: str, n: int) -> dict:
     import or_magic
 
@@ -63,16 +79,7 @@ def embed_child(engine: str, n: int) -> dict:
     import numpy as np
 
     ok = int(np.isfinite(mat).all(axis=1).sum()) if mat is not None else 0
-    return {
-        "engine": engine,
-        "n": n,
-        "ok": ok,
-        "wall_s": wall,
-        "submit_s": submitted,
-        "cpu_s": cpu,
-        "cpu_ms_per_item": 1000 * cpu / n,
-        "rss_growth_mib": (rss.peak - rss.start) / MiB,
-    }
+    return _row(engine, n, ok, wall=wall, submitted=submitted, cpu=cpu, rss=rss)
 
 
 def child(engine: str, n: int, concurrency: int) -> dict:
@@ -99,16 +106,7 @@ def child(engine: str, n: int, concurrency: int) -> dict:
             ).results
     wall, cpu = time.perf_counter() - t0, _cpu() - c0
     ok = sum(1 for r in results if r.ok)
-    return {
-        "engine": engine,
-        "n": n,
-        "ok": ok,
-        "wall_s": wall,
-        "submit_s": submitted,
-        "cpu_s": cpu,
-        "cpu_ms_per_item": 1000 * cpu / n,
-        "rss_growth_mib": (rss.peak - rss.start) / MiB,
-    }
+    return _row(engine, n, ok, wall=wall, submitted=submitted, cpu=cpu, rss=rss)
 
 
 def main() -> None:
