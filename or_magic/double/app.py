@@ -1040,9 +1040,7 @@ class DoubleApp:
     async def rerank(self, req: Req) -> Resp:
         body = req.body()
         _, model = self.require_model(body, "rerank", "reranking")
-        query = body.get("query")
-        if not isinstance(query, str) or not query.strip():
-            raise bad_request("query: Required (a non-empty string)")
+        query = _required_text(body, "query")
         docs = body.get("documents")
         if not isinstance(docs, list) or not docs:
             raise bad_request("documents: must be a non-empty array")
@@ -1228,9 +1226,7 @@ class DoubleApp:
     async def speech(self, req: Req) -> Resp:
         body = req.body()
         _, model = self.require_model(body, "speech", "text-to-speech")
-        text = body.get("input")
-        if not isinstance(text, str) or not text.strip():
-            raise bad_request("input: Required (a non-empty string)")
+        text = _required_text(body, "input")
         voice = body.get("voice")
         voices = model.get("supported_voices") or []
         if voice is not None and voices and voice not in voices:
@@ -1516,6 +1512,14 @@ class DoubleApp:
 
 
 # ---- helpers ------------------------------------------------------------------------------------
+
+
+def _required_text(body: dict[str, Any], key: str) -> str:
+    """``body[key]`` when it is a string with something besides whitespace; else the 400."""
+    value = body.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise bad_request(f"{key}: Required (a non-empty string)")
+    return value
 
 
 def _is_online(model_id: str, body: dict[str, Any]) -> bool:
