@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,20 @@ def import_jupyter_stack() -> tuple[Any, Any]:
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     return nbformat, nbclient
+
+
+def run_python(
+    code: str, *, env: dict[str, str], timeout: float, cwd: str | None = None
+) -> subprocess.CompletedProcess:
+    """``python -c code`` in a fresh interpreter (what it imports is its own), output as text."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+    )
 
 
 def default_sigint() -> None:

@@ -19,7 +19,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from or_magic.double import Fault
-from tests.conftest import TEST_KEY, default_sigint
+from tests.conftest import TEST_KEY, default_sigint, run_python
 
 pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore::mcp.MCPDeprecationWarning")]
 
@@ -87,14 +87,7 @@ def test_importing_the_package_does_not_import_the_sdk(tmp_path):
         "import sys, or_magic, or_magic.mcp; "
         "print(sorted(m for m in ('mcp', 'uvicorn', 'pydantic') if m in sys.modules))"
     )
-    r = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=server_env(tmp_path),
-        cwd=str(REPO),
-        timeout=30,
-    )
+    r = run_python(code, env=server_env(tmp_path), cwd=str(REPO), timeout=30)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr
 
 
