@@ -32,14 +32,6 @@ def double(double_inproc):
 EXTENDED = "google/gemini-3.1-flash-image-preview"
 
 
-@pytest.fixture
-def out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "out"
-    monkeypatch.setenv("OPENROUTER_OUTPUT_DIR", str(root))
-    monkeypatch.setenv("OPENROUTER_INPUT_DIR", str(tmp_path / "work"))
-    return root
-
-
 def chat_requests(double):
     return [r for r in double.requests if r.path.endswith("/chat/completions")]
 
