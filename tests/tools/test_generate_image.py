@@ -19,14 +19,12 @@ from or_magic.double._media import png
 from or_magic.media.image import png_dimensions
 from or_magic.tools.api import call_tool, get_tool
 from or_magic.tools.image_gen import find_images
+from tests.tools._helpers import inproc_double_fixture
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def double(double_inproc):
-    """This file's tests need no socket: the double's app runs in-process (tests/conftest.py)."""
-    return double_inproc
+double = inproc_double_fixture()
 
 
 EXTENDED = "google/gemini-3.1-flash-image-preview"
