@@ -20,21 +20,13 @@ from mcp import Client, StdioServerParameters
 
 from or_magic.double import Fault
 from tests.conftest import TEST_KEY, default_sigint, run_python
+from tests.mcp._helpers import initialize_request
 
 pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore::mcp.MCPDeprecationWarning")]
 
 MODEL = "openai/gpt-4o-mini"
 REPO = Path(__file__).resolve().parents[2]
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "raw", "version": "0"},
-    },
-}
+INIT = initialize_request("raw")
 
 
 def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
