@@ -26,11 +26,11 @@ from .base import Annotations, ToolContext, ToolSpec, describe
 from .common import (
     CacheFields,
     ProviderPrefs,
+    add_max_tokens_and_provider,
     cache_headers,
     cap_text,
     clean_model,
     merge_provider,
-    resolve_max_tokens,
     usage_meta,
 )
 from .completion import check_answer, completion_meta, run_completion
@@ -439,12 +439,7 @@ def _chat_body(
     }
     if args.temperature is not None:
         body["temperature"] = args.temperature
-    mt = resolve_max_tokens(args.max_tokens, s)
-    if mt is not None:
-        body["max_tokens"] = mt
-    provider = merge_provider(args.provider, s)
-    if provider:
-        body["provider"] = provider
+    add_max_tokens_and_provider(body, args, s)
     return body
 
 

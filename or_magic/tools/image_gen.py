@@ -27,10 +27,10 @@ from .common import (
     NonBlank,
     ProviderPrefs,
     StrictModel,
+    add_max_tokens_and_provider,
     cache_headers,
     clean_model,
     merge_provider,
-    resolve_max_tokens,
     usage_meta,
 )
 from .enums import (
@@ -470,12 +470,7 @@ async def generate_image(args: GenerateImageInput, ctx: ToolContext) -> ToolResu
     }
     if cfg:
         body["image_config"] = cfg
-    mt = resolve_max_tokens(args.max_tokens, s)
-    if mt is not None:
-        body["max_tokens"] = mt
-    provider = merge_provider(args.provider, s)
-    if provider:
-        body["provider"] = provider
+    add_max_tokens_and_provider(body, args, s)
     log.audit(
         "generate_image.start",
         model=model,
