@@ -425,6 +425,17 @@ async def _images_result(
     )
 
 
+def _model_and_usage(data: dict[str, Any], model: str) -> dict[str, Any]:
+    """The start of an image result's meta: the model that answered, its usage and cost."""
+    meta: dict[str, Any] = {"model": data.get("model") or model}
+    u = usage_meta(data.get("usage"))
+    if u:
+        meta["usage"] = u
+        if isinstance(u.get("cost"), (int, float)):
+            meta["cost_usd"] = float(u["cost"])
+    return meta
+
+
 def _result_meta(infos: list[dict[str, Any]], delivered: list[Delivered]) -> dict[str, Any]:
     first = infos[0]
     meta: dict[str, Any] = {
@@ -519,12 +530,7 @@ async def generate_image(args: GenerateImageInput, ctx: ToolContext) -> ToolResu
                 if save is not None:
                     raise err.with_prefix("Download of the generated image") from None
                 fetch_errors.append(err.message)
-    meta: dict[str, Any] = {"model": data.get("model") or model}
-    u = usage_meta(data.get("usage"))
-    if u:
-        meta["usage"] = u
-        if isinstance(u.get("cost"), (int, float)):
-            meta["cost_usd"] = float(u["cost"])
+    meta = _model_and_usage(data, model)
     if data.get("id"):
         meta["generation_id"] = data["id"]
     if text:
@@ -616,12 +622,7 @@ async def generate_image_dedicated(
             details={"reason": "no_image_in_response", "response_keys": sorted(data)[:20]},
             suggestions=["Rephrase the prompt", SUGGEST_OTHER_MODEL],
         )
-    meta: dict[str, Any] = {"model": data.get("model") or model}
-    u = usage_meta(data.get("usage"))
-    if u:
-        meta["usage"] = u
-        if isinstance(u.get("cost"), (int, float)):
-            meta["cost_usd"] = float(u["cost"])
+    meta = _model_and_usage(data, model)
     gen_id = {k.lower(): v for k, v in resp.headers.items()}.get("x-generation-id")
     if gen_id:
         meta["generation_id"] = gen_id
