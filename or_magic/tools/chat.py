@@ -279,16 +279,19 @@ def _strip_fence(text: str) -> str:
     return m.group(1) if m else text
 
 
+async def _send_chat(
+    ctx: ToolContext, body: dict[str, Any], args: ChatInput, *, stream: bool, context: str
+) -> Any:
+    """One chat-completions request with the call's prompt-cache headers."""
+    return await run_completion(
+        ctx, body, headers=cache_headers(args, ctx.settings), stream=stream, context=context
+    )
+
+
 async def chat_completion(args: ChatInput, ctx: ToolContext) -> ToolResult:
     body = build_body(args, ctx)
     stream = args.stream if args.stream is not None else ctx.on_text is not None
-    c = await run_completion(
-        ctx,
-        body,
-        headers=cache_headers(args, ctx.settings),
-        stream=stream,
-        context="chat_completion",
-    )
+    c = await _send_chat(ctx, body, args, stream=stream, context="chat_completion")
     return finish_chat(c, args, ctx)
 
 
@@ -352,13 +355,7 @@ async def _run_job(job_id: str, args: ChatInput, ctx: ToolContext) -> None:
     try:
         store.update(job_id, status="running")
         body = build_body(args, ctx)
-        c = await run_completion(
-            ctx,
-            body,
-            headers=cache_headers(args, ctx.settings),
-            stream=False,
-            context="start_chat_completion",
-        )
+        c = await _send_chat(ctx, body, args, stream=False, context="start_chat_completion")
         result = finish_chat(c, args, ctx, label="start_chat_completion")
         scrub_result(result, known_secrets(ctx.settings.secrets()))  # the job store is on disk
         payload = {"text": result.text, "meta": result.meta, "data": result.data}
