@@ -203,13 +203,21 @@ class DoubleApp:
         self, method: str, path: str, model: str | None, *, model_only: bool
     ) -> Fault | None:
         """Pop (or count down) the first matching fault. ``model_only`` = only model-bound ones."""
+
+        def wanted(f: Any) -> bool:
+            if model_only and f.model is None:
+                return False
+            if not model_only and f.model is not None and model is None:
+                return False
+            return f.matches(method, path, model)
+
+        return self._count_down_first(wanted)
+
+    def _count_down_first(self, wanted: Callable[[Any], bool]) -> Any:
+        """The first queued fault ``wanted`` accepts, its ``times`` counted down (removed at 0)."""
         with self.lock:
             for i, f in enumerate(self.faults):
-                if model_only and f.model is None:
-                    continue
-                if not model_only and f.model is not None and model is None:
-                    continue
-                if f.matches(method, path, model):
+                if wanted(f):
                     if f.times is not None:
                         f.times -= 1
                         if f.times <= 0:
@@ -220,15 +228,9 @@ class DoubleApp:
     # ---- request-body faults (BodyCutoff) ----------------------------------------------------
     def take_body_cutoff(self, method: str, path: str) -> BodyCutoff | None:
         """The first ``BodyCutoff`` matching this request, counted down (like ``take_fault``)."""
-        with self.lock:
-            for i, f in enumerate(self.faults):
-                if isinstance(f, BodyCutoff) and f.matches_body(method, path):
-                    if f.times is not None:
-                        f.times -= 1
-                        if f.times <= 0:
-                            del self.faults[i]
-                    return f
-        return None
+        return self._count_down_first(
+            lambda f: isinstance(f, BodyCutoff) and f.matches_body(method, path)
+        )
 
     async def cut_body(
         self,
