@@ -70,6 +70,22 @@ def run_python(
     )
 
 
+def deliver_png(data: bytes, settings: Any, save_path: Path | None) -> Any:
+    """``deliver_bytes`` of a PNG the way an image tool calls it (tool ``t``)."""
+    from or_magic.tools.saving import deliver_bytes
+
+    return deliver_bytes(
+        data,
+        kind="image",
+        mime="image/png",
+        ext=".png",
+        settings=settings,
+        tool="t",
+        save_path=save_path,
+        noun="Image",
+    )
+
+
 def default_sigint() -> None:
     """``preexec_fn`` for a child a test will Ctrl-C: SIGINT at its default disposition.
 
