@@ -188,6 +188,19 @@ class JobStore:
     def _conn(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         return connect(self.path)
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A connection inside ``BEGIN IMMEDIATE``: committed when the block ends, rolled back
+        on any exception (KeyboardInterrupt included), so a batch is never half-registered."""
+        with self._conn() as c:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                yield c
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
     def create(
         self,
         *,
@@ -310,59 +323,47 @@ class JobStore:
     ) -> None:
         """Register a batch and its items ``(index, custom_id, label_json, preview)`` at once."""
         now = time.time()
-        with self._conn() as c:
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                c.execute(
-                    "INSERT INTO batches (id, tool, endpoint, model, backend, status, total,"
-                    " created_at, updated_at, counts, params, owner_pid)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        id,
-                        tool,
-                        endpoint,
-                        model,
-                        backend,
-                        status,
-                        len(items),
-                        now,
-                        now,
-                        "{}",
-                        json.dumps(params or {}, default=str),
-                        os.getpid(),
-                    ),
-                )
-                c.executemany(
-                    "INSERT INTO batch_items (batch_id, idx, custom_id, label, preview)"
-                    " VALUES (?,?,?,?,?)",
-                    [(id, i, cid, label, preview) for i, cid, label, preview in items],
-                )
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
+        with self._transaction() as c:
+            c.execute(
+                "INSERT INTO batches (id, tool, endpoint, model, backend, status, total,"
+                " created_at, updated_at, counts, params, owner_pid)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    id,
+                    tool,
+                    endpoint,
+                    model,
+                    backend,
+                    status,
+                    len(items),
+                    now,
+                    now,
+                    "{}",
+                    json.dumps(params or {}, default=str),
+                    os.getpid(),
+                ),
+            )
+            c.executemany(
+                "INSERT INTO batch_items (batch_id, idx, custom_id, label, preview)"
+                " VALUES (?,?,?,?,?)",
+                [(id, i, cid, label, preview) for i, cid, label, preview in items],
+            )
 
     def add_batch_chunk(
         self, batch_id: str, upstream_id: str, seq: int, indices: list[int], status: str
     ) -> None:
         """Record one submitted upstream batch and the items (by index) it carries."""
         now = time.time()
-        with self._conn() as c:
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                c.execute(
-                    "INSERT OR REPLACE INTO batch_chunks (upstream_id, batch_id, seq, first_index,"
-                    " count, status, updated_at) VALUES (?,?,?,?,?,?,?)",
-                    (upstream_id, batch_id, seq, indices[0], len(indices), status, now),
-                )
-                c.executemany(
-                    "UPDATE batch_items SET upstream_id = ? WHERE batch_id = ? AND idx = ?",
-                    [(upstream_id, batch_id, i) for i in indices],
-                )
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
+        with self._transaction() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO batch_chunks (upstream_id, batch_id, seq, first_index,"
+                " count, status, updated_at) VALUES (?,?,?,?,?,?,?)",
+                (upstream_id, batch_id, seq, indices[0], len(indices), status, now),
+            )
+            c.executemany(
+                "UPDATE batch_items SET upstream_id = ? WHERE batch_id = ? AND idx = ?",
+                [(upstream_id, batch_id, i) for i in indices],
+            )
 
     def update_batch(self, id: str, **fields: Any) -> None:
         allowed = {"status", "counts", "error", "params", "model"}
@@ -387,17 +388,11 @@ class JobStore:
 
     def save_batch_results(self, batch_id: str, results: list[tuple[int, bool, str]]) -> None:
         """Store collected per-item results ``(index, ok, result_json)`` in one transaction."""
-        with self._conn() as c:
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                c.executemany(
-                    "UPDATE batch_items SET ok = ?, result = ? WHERE batch_id = ? AND idx = ?",
-                    [(int(ok), r, batch_id, i) for i, ok, r in results],
-                )
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
+        with self._transaction() as c:
+            c.executemany(
+                "UPDATE batch_items SET ok = ?, result = ? WHERE batch_id = ? AND idx = ?",
+                [(int(ok), r, batch_id, i) for i, ok, r in results],
+            )
 
     def get_batch(self, id: str) -> dict[str, Any] | None:
         with self._conn() as c:

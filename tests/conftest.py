@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +42,48 @@ def fixtures_dir() -> Path:
 
 
 REVOCABLE_KEY = "sk-or-v1-" + "feedfacecafebeef" * 4
+
+
+def import_jupyter_stack() -> tuple[Any, Any]:
+    """``(nbformat, nbclient)``, skipping the test without them or ipykernel.
+
+    Called when a kernel test runs, not at collection: the default run deselects those files,
+    and importing ipykernel and nbclient costs seconds of CPU.
+    """
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    return nbformat, nbclient
+
+
+def run_python(
+    code: str, *, env: dict[str, str], timeout: float, cwd: str | None = None
+) -> subprocess.CompletedProcess:
+    """``python -c code`` in a fresh interpreter (what it imports is its own), output as text."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+def deliver_png(data: bytes, settings: Any, save_path: Path | None) -> Any:
+    """``deliver_bytes`` of a PNG the way an image tool calls it (tool ``t``)."""
+    from or_magic.tools.saving import deliver_bytes
+
+    return deliver_bytes(
+        data,
+        kind="image",
+        mime="image/png",
+        ext=".png",
+        settings=settings,
+        tool="t",
+        save_path=save_path,
+        noun="Image",
+    )
 
 
 def default_sigint() -> None:

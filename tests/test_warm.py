@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
+
+from tests.conftest import run_python
 
 pytestmark = pytest.mark.anyio
 
@@ -13,7 +13,6 @@ def test_load_ext_warms_the_first_cell_after_its_own_cell(tmp_path):
     """``%load_ext`` itself stays cheap (nothing heavy during the load); once its cell is done a
     background thread imports what the first chat cell needs and builds the SSL context."""
     import os
-    import subprocess
 
     code = (
         "import sys, threading\n"
@@ -30,12 +29,10 @@ def test_load_ext_warms_the_first_cell_after_its_own_cell(tmp_path):
         "assert transport._ssl_context is not None\n"
         "print(sorted(m for m in heavy + ('or_magic.display',) if m in sys.modules))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=180,
+    out = run_python(
+        code,
         env={**os.environ, "OR_MAGIC_STATE_DIR": str(tmp_path), "OPENROUTER_OFFLINE": "1"},
+        timeout=180,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "['httpx', 'or_magic.display', 'or_magic.tools.chat', 'pydantic']"

@@ -203,13 +203,21 @@ class DoubleApp:
         self, method: str, path: str, model: str | None, *, model_only: bool
     ) -> Fault | None:
         """Pop (or count down) the first matching fault. ``model_only`` = only model-bound ones."""
+
+        def wanted(f: Any) -> bool:
+            if model_only and f.model is None:
+                return False
+            if not model_only and f.model is not None and model is None:
+                return False
+            return f.matches(method, path, model)
+
+        return self._count_down_first(wanted)
+
+    def _count_down_first(self, wanted: Callable[[Any], bool]) -> Any:
+        """The first queued fault ``wanted`` accepts, its ``times`` counted down (removed at 0)."""
         with self.lock:
             for i, f in enumerate(self.faults):
-                if model_only and f.model is None:
-                    continue
-                if not model_only and f.model is not None and model is None:
-                    continue
-                if f.matches(method, path, model):
+                if wanted(f):
                     if f.times is not None:
                         f.times -= 1
                         if f.times <= 0:
@@ -220,15 +228,9 @@ class DoubleApp:
     # ---- request-body faults (BodyCutoff) ----------------------------------------------------
     def take_body_cutoff(self, method: str, path: str) -> BodyCutoff | None:
         """The first ``BodyCutoff`` matching this request, counted down (like ``take_fault``)."""
-        with self.lock:
-            for i, f in enumerate(self.faults):
-                if isinstance(f, BodyCutoff) and f.matches_body(method, path):
-                    if f.times is not None:
-                        f.times -= 1
-                        if f.times <= 0:
-                            del self.faults[i]
-                    return f
-        return None
+        return self._count_down_first(
+            lambda f: isinstance(f, BodyCutoff) and f.matches_body(method, path)
+        )
 
     async def cut_body(
         self,
@@ -1040,9 +1042,7 @@ class DoubleApp:
     async def rerank(self, req: Req) -> Resp:
         body = req.body()
         _, model = self.require_model(body, "rerank", "reranking")
-        query = body.get("query")
-        if not isinstance(query, str) or not query.strip():
-            raise bad_request("query: Required (a non-empty string)")
+        query = _required_text(body, "query")
         docs = body.get("documents")
         if not isinstance(docs, list) or not docs:
             raise bad_request("documents: must be a non-empty array")
@@ -1228,9 +1228,7 @@ class DoubleApp:
     async def speech(self, req: Req) -> Resp:
         body = req.body()
         _, model = self.require_model(body, "speech", "text-to-speech")
-        text = body.get("input")
-        if not isinstance(text, str) or not text.strip():
-            raise bad_request("input: Required (a non-empty string)")
+        text = _required_text(body, "input")
         voice = body.get("voice")
         voices = model.get("supported_voices") or []
         if voice is not None and voices and voice not in voices:
@@ -1516,6 +1514,14 @@ class DoubleApp:
 
 
 # ---- helpers ------------------------------------------------------------------------------------
+
+
+def _required_text(body: dict[str, Any], key: str) -> str:
+    """``body[key]`` when it is a string with something besides whitespace; else the 400."""
+    value = body.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise bad_request(f"{key}: Required (a non-empty string)")
+    return value
 
 
 def _is_online(model_id: str, body: dict[str, Any]) -> bool:

@@ -52,18 +52,29 @@ def run_each(magics: Any, tool: str, items: list[Any], opts: Any, fmt: str) -> N
     return wait_and_show(magics, handle, out=opts.out, quiet=opts.quiet, timeout=None)
 
 
-def wait_and_show(
-    magics: Any, handle: Any, *, out: str | None, quiet: bool, timeout: float | None
-) -> None:
+def wait_in_foreground(handle: Any, *, progress: bool, timeout: float | None = None) -> bool:
+    """Wait for a batch in the cell; False, with a line saying why, when it did not finish.
+
+    Ctrl-C stops only the waiting (the batch keeps running upstream, so the line says how to
+    pick it up again); a ToolError (a timeout, a failed batch) is shown as its code and message.
+    """
     from ..errors import ToolError
 
     try:
-        handle.wait(timeout=timeout, progress=magics._rich())
+        handle.wait(timeout=timeout, progress=progress)
     except KeyboardInterrupt:
         print(f"Stopped waiting; {handle.id} keeps running. %openrouter wait {handle.id}")
-        return None
+        return False
     except ToolError as exc:
         print(f"{exc.code.value}: {exc.message}")
+        return False
+    return True
+
+
+def wait_and_show(
+    magics: Any, handle: Any, *, out: str | None, quiet: bool, timeout: float | None
+) -> None:
+    if not wait_in_foreground(handle, progress=magics._rich(), timeout=timeout):
         return None
     magics._store(out, handle)
     if not quiet:

@@ -96,8 +96,7 @@ def _templated(magics: Any, items: list[Any], cell: str, raw: bool) -> list[Any]
 
 def _batch(magics: Any, items: list[Any], opts: Any, common: dict[str, Any]) -> None:
     from ..batch import map_tool
-    from ..errors import ToolError
-    from ._batches import each_labels
+    from ._batches import each_labels, wait_in_foreground
 
     labels = each_labels(opts.each, magics.ns)
     rich = magics._rich()
@@ -112,13 +111,7 @@ def _batch(magics: Any, items: list[Any], opts: Any, common: dict[str, Any]) -> 
     )
     magics._store(opts.out, handle)
     print(f"Submitted {handle.id} ({len(items)} texts). Later: %openrouter wait {handle.id}")
-    try:
-        handle.wait(progress=rich)
-    except KeyboardInterrupt:
-        print(f"Stopped waiting; {handle.id} keeps running. %openrouter wait {handle.id}")
-        return None
-    except ToolError as exc:
-        print(f"{exc.code.value}: {exc.message}")
+    if not wait_in_foreground(handle, progress=rich):
         return None
     if not opts.quiet:
         show_bundles([_bundle(batch_summary(handle, opts.out))], rich=rich)

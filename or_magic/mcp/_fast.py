@@ -165,7 +165,7 @@ def _answer(msg: Any, cache: dict[str, Any], state: dict[str, Any]) -> dict[str,
 
 async def serve_stdio_fast(cache: dict[str, Any]) -> None:
     """Answer the handshake from ``cache`` while the SDK imports, then hand over to it."""
-    from ._stdio import _StdinLines, serve_stdio
+    from ._stdio import _StdinLines, add_stop_signals, serve_stdio
 
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
@@ -191,13 +191,7 @@ async def serve_stdio_fast(cache: dict[str, Any]) -> None:
         if main is not None:
             main.cancel()
 
-    installed: list[int] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, on_signal, sig)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - Windows
-            pass
+    installed = add_stop_signals(loop, on_signal)
     replay: list[str] = []
     state: dict[str, Any] = {"initialized_request": False, "init_id": None, "version": None}
     served = 0

@@ -85,6 +85,22 @@ async def stdio_streams(
         yield streams
 
 
+def add_stop_signals(loop: asyncio.AbstractEventLoop, handler: Callable[[int], None]) -> list[int]:
+    """Route SIGINT and SIGTERM to ``handler(signum)`` on ``loop``; return those installed.
+
+    The caller removes them when it stops. Where the loop cannot take signal handlers (Windows,
+    a loop off the main thread) none is installed and the default behaviour stays.
+    """
+    installed: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, handler, sig)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - Windows
+            pass
+    return installed
+
+
 async def serve_stdio(server: Any, *, stdin: Any = None, stdout: Any = None) -> None:
     """Serve ``server`` on stdin/stdout until EOF, SIGINT or SIGTERM.
 
@@ -103,13 +119,7 @@ async def serve_stdio(server: Any, *, stdin: Any = None, stdout: Any = None) -> 
         if main is not None:
             main.cancel()
 
-    installed: list[int] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, on_signal, sig)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - Windows
-            pass
+    installed = add_stop_signals(loop, on_signal)
     try:
         if stdin is not None:
             from mcp.server.stdio import stdio_server

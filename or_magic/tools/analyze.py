@@ -13,6 +13,7 @@ parts are encoded chunk by chunk from the (usually file-backed) ``Blob`` while h
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -25,11 +26,11 @@ from .base import Annotations, ToolContext, ToolSpec, describe
 from .common import (
     CacheFields,
     ProviderPrefs,
+    add_max_tokens_and_provider,
     cache_headers,
     cap_text,
     clean_model,
     merge_provider,
-    resolve_max_tokens,
     usage_meta,
 )
 from .completion import check_answer, completion_meta, run_completion
@@ -438,12 +439,7 @@ def _chat_body(
     }
     if args.temperature is not None:
         body["temperature"] = args.temperature
-    mt = resolve_max_tokens(args.max_tokens, s)
-    if mt is not None:
-        body["max_tokens"] = mt
-    provider = merge_provider(args.provider, s)
-    if provider:
-        body["provider"] = provider
+    add_max_tokens_and_provider(body, args, s)
     return body
 
 
@@ -509,58 +505,85 @@ async def analyze_image(args: AnalyzeImageInput, ctx: ToolContext) -> ToolResult
         loaded.close()
 
 
-async def analyze_audio(args: AnalyzeAudioInput, ctx: ToolContext) -> ToolResult:
+async def _analyze_one(
+    ctx: ToolContext,
+    tool: str,
+    args: Any,
+    source: str,
+    *,
+    kind: str,
+    label: str,
+    model_for: Callable[[str | None, Settings], str],
+    default_question: str,
+) -> ToolResult:
+    """One source of one kind, asked one question: analyze_audio, and analyze_video on a file.
+
+    The source is loaded before the model is resolved, so a bad path is the error reported first.
+    """
     loaded = _Loaded()
     try:
         await _add_source(
             loaded,
-            args.audio_path,
-            kinds=("audio",),
+            source,
+            kinds=(kind,),
             ctx=ctx,
-            label="audio_path",
+            label=label,
             detail=None,
             cache_input=args.cache_input,
         )
-        model = audio_model(args.model, ctx.settings)
-        question = _question(args.question, DEFAULT_AUDIO_QUESTION)
-        return await _complete(ctx, "analyze_audio", args, model, question, loaded)
+        model = model_for(args.model, ctx.settings)
+        question = _question(args.question, default_question)
+        return await _complete(ctx, tool, args, model, question, loaded)
     finally:
         loaded.close()
 
 
+async def analyze_audio(args: AnalyzeAudioInput, ctx: ToolContext) -> ToolResult:
+    return await _analyze_one(
+        ctx,
+        "analyze_audio",
+        args,
+        args.audio_path,
+        kind="audio",
+        label="audio_path",
+        model_for=audio_model,
+        default_question=DEFAULT_AUDIO_QUESTION,
+    )
+
+
 async def analyze_video(args: AnalyzeVideoInput, ctx: ToolContext) -> ToolResult:
+    src = args.video_path
+    if not (args.pass_url and src[:8].lower() == "https://"):
+        return await _analyze_one(
+            ctx,
+            "analyze_video",
+            args,
+            src,
+            kind="video",
+            label="video_path",
+            model_for=video_model,
+            default_question=DEFAULT_VIDEO_QUESTION,
+        )
     loaded = _Loaded()
     try:
-        src = args.video_path
-        if args.pass_url and src[:8].lower() == "https://":
-            from ..safety.fetch import display_url, parse_target
+        from ..safety.fetch import display_url, parse_target
 
-            try:
-                parse_target(src)  # shape, scheme, no credentials; nothing is fetched
-            except ToolError as err:
-                raise err.with_prefix("video_path") from None
-            part = {"type": "video_url", "video_url": {"url": src}}
-            loaded.parts.append(_cache_mark(part, args.cache_input))
-            loaded.inputs.append(
-                {
-                    "kind": "video",
-                    "mime": None,
-                    "size_bytes": None,
-                    "source": "url",
-                    "url": display_url(src),
-                    "passed_through": True,
-                }
-            )
-        else:
-            await _add_source(
-                loaded,
-                src,
-                kinds=("video",),
-                ctx=ctx,
-                label="video_path",
-                detail=None,
-                cache_input=args.cache_input,
-            )
+        try:
+            parse_target(src)  # shape, scheme, no credentials; nothing is fetched
+        except ToolError as err:
+            raise err.with_prefix("video_path") from None
+        part = {"type": "video_url", "video_url": {"url": src}}
+        loaded.parts.append(_cache_mark(part, args.cache_input))
+        loaded.inputs.append(
+            {
+                "kind": "video",
+                "mime": None,
+                "size_bytes": None,
+                "source": "url",
+                "url": display_url(src),
+                "passed_through": True,
+            }
+        )
         model = video_model(args.model, ctx.settings)
         question = _question(args.question, DEFAULT_VIDEO_QUESTION)
         return await _complete(ctx, "analyze_video", args, model, question, loaded)

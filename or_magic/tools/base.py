@@ -48,10 +48,21 @@ class Annotations:
     open_world: bool = True
 
 
-def generator_annotations(title: str) -> Annotations:
-    """Paid generation tools: they write files and cost money on every call."""
+def paid_annotations(title: str) -> Annotations:
+    """Tools whose every call costs money, so a repeat is not free: chat, batch submission and
+    the generation tools (which also write files)."""
     return Annotations(
         title=title, read_only=False, destructive=False, idempotent=False, open_world=True
+    )
+
+
+generator_annotations = paid_annotations  # the name the generation tools import
+
+
+def lookup_annotations(title: str) -> Annotations:
+    """Tools that only read from OpenRouter (catalog, status, health): safe to call again."""
+    return Annotations(
+        title=title, read_only=True, destructive=False, idempotent=True, open_world=True
     )
 
 

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 
 from ..errors import ErrorCode, ToolError
 from ..result import ToolResult
-from .base import Annotations, ToolContext, ToolSpec, describe
+from .base import ToolContext, ToolSpec, describe, lookup_annotations, paid_annotations
 from .batch_engine import DEFAULT_MAX_REQUESTS, TERMINAL, BatchEngine
 from .common import StrictModel
 
@@ -169,13 +169,7 @@ TOOLS = [
         ),
         input_model=SubmitBatchInput,
         handler=submit_batch,
-        annotations=Annotations(
-            title="Submit a batch job",
-            read_only=False,
-            destructive=False,
-            idempotent=False,
-            open_world=True,
-        ),
+        annotations=paid_annotations("Submit a batch job"),
     ),
     ToolSpec(
         name="get_batch_status",
@@ -195,12 +189,6 @@ TOOLS = [
         ),
         input_model=BatchStatusInput,
         handler=get_batch_status,
-        annotations=Annotations(
-            title="Batch status and results",
-            read_only=True,
-            destructive=False,
-            idempotent=True,
-            open_world=True,
-        ),
+        annotations=lookup_annotations("Batch status and results"),
     ),
 ]

@@ -18,7 +18,7 @@ from ..errors import ErrorCode, ToolError
 from ..jobs import backend_label
 from ..redact import known_secrets, scrub_result, scrub_value
 from ..result import ToolResult
-from .base import Annotations, ToolContext, ToolSpec, describe
+from .base import Annotations, ToolContext, ToolSpec, describe, paid_annotations
 from .common import (
     CacheFields,
     ProviderPrefs,
@@ -279,16 +279,19 @@ def _strip_fence(text: str) -> str:
     return m.group(1) if m else text
 
 
+async def _send_chat(
+    ctx: ToolContext, body: dict[str, Any], args: ChatInput, *, stream: bool, context: str
+) -> Any:
+    """One chat-completions request with the call's prompt-cache headers."""
+    return await run_completion(
+        ctx, body, headers=cache_headers(args, ctx.settings), stream=stream, context=context
+    )
+
+
 async def chat_completion(args: ChatInput, ctx: ToolContext) -> ToolResult:
     body = build_body(args, ctx)
     stream = args.stream if args.stream is not None else ctx.on_text is not None
-    c = await run_completion(
-        ctx,
-        body,
-        headers=cache_headers(args, ctx.settings),
-        stream=stream,
-        context="chat_completion",
-    )
+    c = await _send_chat(ctx, body, args, stream=stream, context="chat_completion")
     return finish_chat(c, args, ctx)
 
 
@@ -352,13 +355,7 @@ async def _run_job(job_id: str, args: ChatInput, ctx: ToolContext) -> None:
     try:
         store.update(job_id, status="running")
         body = build_body(args, ctx)
-        c = await run_completion(
-            ctx,
-            body,
-            headers=cache_headers(args, ctx.settings),
-            stream=False,
-            context="start_chat_completion",
-        )
+        c = await _send_chat(ctx, body, args, stream=False, context="start_chat_completion")
         result = finish_chat(c, args, ctx, label="start_chat_completion")
         scrub_result(result, known_secrets(ctx.settings.secrets()))  # the job store is on disk
         payload = {"text": result.text, "meta": result.meta, "data": result.data}
@@ -522,13 +519,7 @@ TOOLS = [
         description=_CHAT_DESC,
         input_model=ChatInput,
         handler=chat_completion,
-        annotations=Annotations(
-            title="Chat completion",
-            read_only=False,
-            destructive=False,
-            idempotent=False,
-            open_world=True,
-        ),
+        annotations=paid_annotations("Chat completion"),
     ),
     ToolSpec(
         name="start_chat_completion",
@@ -544,13 +535,7 @@ TOOLS = [
         ),
         input_model=ChatInput,
         handler=start_chat_completion,
-        annotations=Annotations(
-            title="Start background chat",
-            read_only=False,
-            destructive=False,
-            idempotent=False,
-            open_world=True,
-        ),
+        annotations=paid_annotations("Start background chat"),
     ),
     ToolSpec(
         name="get_chat_completion_status",

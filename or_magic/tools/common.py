@@ -189,6 +189,17 @@ def resolve_max_tokens(value: int | None, settings: Settings) -> int | None:
     return value if value is not None else settings.max_tokens
 
 
+def add_max_tokens_and_provider(body: dict[str, Any], args: Any, settings: Settings) -> None:
+    """Put ``max_tokens`` (the call's, else OPENROUTER_MAX_TOKENS) and the merged chat
+    ``provider`` preferences on a chat-completions ``body``, each only when there is one."""
+    mt = resolve_max_tokens(args.max_tokens, settings)
+    if mt is not None:
+        body["max_tokens"] = mt
+    provider = merge_provider(args.provider, settings)
+    if provider:
+        body["provider"] = provider
+
+
 def cap_text(text: str, settings: Settings, meta: dict[str, Any]) -> str:
     cap = settings.max_result_text_chars
     if cap and len(text) > cap:

@@ -10,7 +10,7 @@ from .._version import __version__
 from ..errors import ToolError
 from ..redact import redact
 from ..result import ToolResult
-from .base import Annotations, ToolContext, ToolSpec, describe
+from .base import ToolContext, ToolSpec, describe, lookup_annotations
 from .catalog import cached_count, ensure_catalog
 from .common import StrictModel
 
@@ -139,12 +139,6 @@ TOOLS = [
         input_model=HealthInput,
         output_model=HealthOutput,
         handler=health_check,
-        annotations=Annotations(
-            title="Health check",
-            read_only=True,
-            destructive=False,
-            idempotent=True,
-            open_world=True,
-        ),
+        annotations=lookup_annotations("Health check"),
     ),
 ]

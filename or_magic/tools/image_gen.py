@@ -27,10 +27,10 @@ from .common import (
     NonBlank,
     ProviderPrefs,
     StrictModel,
+    add_max_tokens_and_provider,
     cache_headers,
     clean_model,
     merge_provider,
-    resolve_max_tokens,
     usage_meta,
 )
 from .enums import (
@@ -411,9 +411,29 @@ def deliver_images(
     return out, infos
 
 
-async def _emit(ctx: ToolContext, items: list[Delivered]) -> None:
-    for d in items:
+async def _images_result(
+    ctx: ToolContext, tool: str, delivered: list[Delivered], lines: list[str], meta: dict[str, Any]
+) -> ToolResult:
+    """Stream each delivered image to the front-end (``ctx.media``), then the tool's result."""
+    for d in delivered:
         await ctx.media(d.item)
+    return ToolResult(
+        tool=tool,
+        text="\n".join(lines),
+        media=[d.item for d in delivered],
+        meta=meta,
+    )
+
+
+def _model_and_usage(data: dict[str, Any], model: str) -> dict[str, Any]:
+    """The start of an image result's meta: the model that answered, its usage and cost."""
+    meta: dict[str, Any] = {"model": data.get("model") or model}
+    u = usage_meta(data.get("usage"))
+    if u:
+        meta["usage"] = u
+        if isinstance(u.get("cost"), (int, float)):
+            meta["cost_usd"] = float(u["cost"])
+    return meta
 
 
 def _result_meta(infos: list[dict[str, Any]], delivered: list[Delivered]) -> dict[str, Any]:
@@ -461,12 +481,7 @@ async def generate_image(args: GenerateImageInput, ctx: ToolContext) -> ToolResu
     }
     if cfg:
         body["image_config"] = cfg
-    mt = resolve_max_tokens(args.max_tokens, s)
-    if mt is not None:
-        body["max_tokens"] = mt
-    provider = merge_provider(args.provider, s)
-    if provider:
-        body["provider"] = provider
+    add_max_tokens_and_provider(body, args, s)
     log.audit(
         "generate_image.start",
         model=model,
@@ -515,12 +530,7 @@ async def generate_image(args: GenerateImageInput, ctx: ToolContext) -> ToolResu
                 if save is not None:
                     raise err.with_prefix("Download of the generated image") from None
                 fetch_errors.append(err.message)
-    meta: dict[str, Any] = {"model": data.get("model") or model}
-    u = usage_meta(data.get("usage"))
-    if u:
-        meta["usage"] = u
-        if isinstance(u.get("cost"), (int, float)):
-            meta["cost_usd"] = float(u["cost"])
+    meta = _model_and_usage(data, model)
     if data.get("id"):
         meta["generation_id"] = data["id"]
     if text:
@@ -542,13 +552,7 @@ async def generate_image(args: GenerateImageInput, ctx: ToolContext) -> ToolResu
     lines = [d.text for d in delivered]
     if text:
         lines.append(f"Model text: {text}")
-    await _emit(ctx, delivered)
-    return ToolResult(
-        tool="generate_image",
-        text="\n".join(lines),
-        media=[d.item for d in delivered],
-        meta=meta,
-    )
+    return await _images_result(ctx, "generate_image", delivered, lines, meta)
 
 
 def _no_image(text: str, finish: Any, model: str) -> ToolError:
@@ -618,12 +622,7 @@ async def generate_image_dedicated(
             details={"reason": "no_image_in_response", "response_keys": sorted(data)[:20]},
             suggestions=["Rephrase the prompt", SUGGEST_OTHER_MODEL],
         )
-    meta: dict[str, Any] = {"model": data.get("model") or model}
-    u = usage_meta(data.get("usage"))
-    if u:
-        meta["usage"] = u
-        if isinstance(u.get("cost"), (int, float)):
-            meta["cost_usd"] = float(u["cost"])
+    meta = _model_and_usage(data, model)
     gen_id = {k.lower(): v for k, v in resp.headers.items()}.get("x-generation-id")
     if gen_id:
         meta["generation_id"] = gen_id
@@ -669,13 +668,7 @@ async def generate_image_dedicated(
         lines.append(f"Note: {note}.")
     if revised:
         lines.append(f"Revised prompt: {revised[0]}")
-    await _emit(ctx, delivered)
-    return ToolResult(
-        tool="generate_image_dedicated",
-        text="\n".join(lines),
-        media=[d.item for d in delivered],
-        meta=meta,
-    )
+    return await _images_result(ctx, "generate_image_dedicated", delivered, lines, meta)
 
 
 # ---- registration -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import SUGGEST_SEARCH_MODELS, ErrorCode, ToolError
 from ..result import ToolResult
-from .base import Annotations, ToolContext, ToolSpec, describe
+from .base import ToolContext, ToolSpec, describe, lookup_annotations
 from .catalog import (
     Indexed,
     close_matches,
@@ -249,13 +249,7 @@ TOOLS = [
         input_model=SearchInput,
         output_model=SearchOutput,
         handler=search_models,
-        annotations=Annotations(
-            title="Search models",
-            read_only=True,
-            destructive=False,
-            idempotent=True,
-            open_world=True,
-        ),
+        annotations=lookup_annotations("Search models"),
     ),
     ToolSpec(
         name="get_model_info",
@@ -272,13 +266,7 @@ TOOLS = [
         input_model=ModelInput,
         output_model=ModelInfoOutput,
         handler=get_model_info,
-        annotations=Annotations(
-            title="Model details",
-            read_only=True,
-            destructive=False,
-            idempotent=True,
-            open_world=True,
-        ),
+        annotations=lookup_annotations("Model details"),
     ),
     ToolSpec(
         name="validate_model",
@@ -295,12 +283,6 @@ TOOLS = [
         input_model=ModelInput,
         output_model=ValidateOutput,
         handler=validate_model,
-        annotations=Annotations(
-            title="Validate a model id",
-            read_only=True,
-            destructive=False,
-            idempotent=True,
-            open_world=True,
-        ),
+        annotations=lookup_annotations("Validate a model id"),
     ),
 ]

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import ErrorCode, ToolError
 from ..result import ToolResult
-from .base import Annotations, ToolContext, ToolSpec, describe
+from .base import ToolContext, ToolSpec, describe, lookup_annotations
 from .common import ProviderPrefs, StrictModel, cap_text, clean_model, merge_provider, usage_meta
 
 MAX_DOCS = 1000
@@ -131,12 +131,6 @@ TOOLS = [
         input_model=RerankInput,
         output_model=RerankOutput,
         handler=rerank_documents,
-        annotations=Annotations(
-            title="Rerank documents",
-            read_only=True,
-            destructive=False,
-            idempotent=True,
-            open_world=True,
-        ),
+        annotations=lookup_annotations("Rerank documents"),
     ),
 ]

@@ -29,11 +29,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.bench._common import PeakRSS, start_double  # noqa: E402
+
 FIXTURE = ROOT / "tests" / "fixtures" / "clip.mp4"
 MiB = 1 << 20
 MODEL = "google/gemini-2.5-flash"
@@ -53,34 +57,15 @@ def make_video(path: Path, size: int) -> None:
     assert path.stat().st_size == size
 
 
-class PeakRSS:
-    """Samples this process's RSS in a thread; ``peak - start`` is the growth."""
+class PeakAndMaxRSS(PeakRSS):
+    """``PeakRSS`` sampled every 2 ms, with the ``ru_maxrss`` delta as a cross-check."""
 
     def __init__(self, interval: float = 0.002) -> None:
-        import psutil
-
-        self.proc = psutil.Process()
-        self.interval = interval
-        self.start = self.peak = self.proc.memory_info().rss
+        super().__init__(interval)
         self.maxrss_start = _maxrss()
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            rss = self.proc.memory_info().rss
-            if rss > self.peak:
-                self.peak = rss
-            time.sleep(self.interval)
-
-    def __enter__(self) -> PeakRSS:
-        self._t.start()
-        return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._t.join()
-        self.peak = max(self.peak, self.proc.memory_info().rss)
+        super().__exit__(*exc)
         self.maxrss_end = _maxrss()
 
     @property
@@ -97,22 +82,6 @@ def _maxrss() -> int:
     return r if sys.platform == "darwin" else r * 1024  # Linux reports KiB
 
 
-def start_double() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "or_magic.double", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "serving at" not in line:
-        proc.kill()
-        raise SystemExit(f"the double did not start: {line!r}")
-    return proc, line.split("serving at", 1)[1].split()[0]
-
-
 def _env(base_url: str, root: Path) -> None:
     os.environ["OPENROUTER_BASE_URL"] = base_url
     os.environ["OPENROUTER_API_KEY"] = "sk-or-v1-bench"
@@ -123,14 +92,14 @@ def _env(base_url: str, root: Path) -> None:
 # ---- the two measurements -------------------------------------------------------------------------
 
 
-def measure_ours(base_url: str, root: Path, name: str) -> PeakRSS:
+def measure_ours(base_url: str, root: Path, name: str) -> PeakAndMaxRSS:
     _env(base_url, root)
     from or_magic.tools.api import call_tool
 
-    async def run() -> PeakRSS:
+    async def run() -> PeakAndMaxRSS:
         warm = await call_tool("analyze_video", {"video_path": "small.mp4", "model": MODEL})
         assert warm.ok, warm.text
-        with PeakRSS() as m:
+        with PeakAndMaxRSS() as m:
             r = await call_tool("analyze_video", {"video_path": name, "model": MODEL})
         assert r.ok, r.text
         assert r.meta["inputs"][0]["size_bytes"] == (root / name).stat().st_size
@@ -139,7 +108,7 @@ def measure_ours(base_url: str, root: Path, name: str) -> PeakRSS:
     return asyncio.run(run())
 
 
-def measure_naive(base_url: str, root: Path, name: str) -> PeakRSS:
+def measure_naive(base_url: str, root: Path, name: str) -> PeakAndMaxRSS:
     """Read, base64, json.dumps, post: the approach the streaming body replaces."""
     import httpx
 
@@ -172,7 +141,7 @@ def measure_naive(base_url: str, root: Path, name: str) -> PeakRSS:
         r.raise_for_status()
 
     send(root / "small.mp4")
-    with PeakRSS() as m:
+    with PeakAndMaxRSS() as m:
         send(root / name)
     return m
 

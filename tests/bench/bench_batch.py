@@ -25,44 +25,37 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.bench._common import PeakRSS, start_double  # noqa: E402
+
 MiB = 1 << 20
-
-
-class PeakRSS:
-    """Samples this process's RSS in a thread; ``peak - start`` is the growth."""
-
-    def __init__(self, interval: float = 0.005) -> None:
-        import psutil
-
-        self.proc = psutil.Process()
-        self.interval = interval
-        self.start = self.peak = self.proc.memory_info().rss
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __enter__(self) -> PeakRSS:
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._t.join()
-        self.peak = max(self.peak, self.proc.memory_info().rss)
 
 
 def _cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
+
+
+def _row(
+    engine: str, n: int, ok: int, *, wall: float, submitted: float, cpu: float, rss: PeakRSS
+) -> dict:
+    """One engine's figures, as the child prints them for the parent."""
+    return {
+        "engine": engine,
+        "n": n,
+        "ok": ok,
+        "wall_s": wall,
+        "submit_s": submitted,
+        "cpu_s": cpu,
+        "cpu_ms_per_item": 1000 * cpu / n,
+        "rss_growth_mib": (rss.peak - rss.start) / MiB,
+    }
 
 
 def embed_child(engine: str, n: int) -> dict:
@@ -86,16 +79,7 @@ def embed_child(engine: str, n: int) -> dict:
     import numpy as np
 
     ok = int(np.isfinite(mat).all(axis=1).sum()) if mat is not None else 0
-    return {
-        "engine": engine,
-        "n": n,
-        "ok": ok,
-        "wall_s": wall,
-        "submit_s": submitted,
-        "cpu_s": cpu,
-        "cpu_ms_per_item": 1000 * cpu / n,
-        "rss_growth_mib": (rss.peak - rss.start) / MiB,
-    }
+    return _row(engine, n, ok, wall=wall, submitted=submitted, cpu=cpu, rss=rss)
 
 
 def child(engine: str, n: int, concurrency: int) -> dict:
@@ -122,32 +106,7 @@ def child(engine: str, n: int, concurrency: int) -> dict:
             ).results
     wall, cpu = time.perf_counter() - t0, _cpu() - c0
     ok = sum(1 for r in results if r.ok)
-    return {
-        "engine": engine,
-        "n": n,
-        "ok": ok,
-        "wall_s": wall,
-        "submit_s": submitted,
-        "cpu_s": cpu,
-        "cpu_ms_per_item": 1000 * cpu / n,
-        "rss_growth_mib": (rss.peak - rss.start) / MiB,
-    }
-
-
-def start_double() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "or_magic.double", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "serving at" not in line:
-        proc.kill()
-        raise SystemExit(f"the double did not start: {line!r}")
-    return proc, line.split("serving at", 1)[1].split()[0]
+    return _row(engine, n, ok, wall=wall, submitted=submitted, cpu=cpu, rss=rss)
 
 
 def main() -> None:

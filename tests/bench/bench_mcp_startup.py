@@ -32,6 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.mcp._helpers import initialize_request  # noqa: E402
 
 BARE_SERVER = """
 from mcp.server.mcpserver import MCPServer
@@ -49,16 +53,7 @@ if __name__ == "__main__":
     mcp.run()
 """
 
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "bench", "version": "0"},
-    },
-}
+INIT = initialize_request("bench")
 
 
 class Proc:

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from tests.bench._common import start_double  # noqa: E402
 
 MODEL = "openai/gpt-4o-mini"
 QUESTION = "What is in this picture?"
@@ -50,21 +51,6 @@ def make_images(folder: Path, n: int) -> list[Path]:
         im.save(p, quality=85)
         paths.append(p)
     return paths
-
-
-def start_double() -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "or_magic.double", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    url = line.split("serving at", 1)[1].split()[0]
-    return proc, url
 
 
 def prepared_bodies(paths: list[Path]) -> tuple[list[dict], float]:

@@ -67,25 +67,21 @@ def small_cap(monkeypatch):
 BOMB = 64 * MiB  # inflated size; about 64 KiB on the wire
 
 
-async def test_a_gzip_bomb_json_body_is_refused_with_bounded_memory(double, small_cap):
-    body = gzip_bomb(
-        BOMB, prefix=b'{"choices":[{"message":{"content":"', suffix=b'"}}]}', fill=b"a"
-    )
-    double.inject(Fault(body=body, headers=GZIP_JSON))
+@pytest.mark.parametrize(
+    "stream, prefix, suffix",
+    [
+        (False, b'{"choices":[{"message":{"content":"', b'"}}]}'),
+        (True, b'data: {"choices":[{"delta":{"content":"', b'"}}]}\n\n'),
+    ],
+    ids=["json-body", "sse-stream"],
+)
+async def test_a_gzip_bomb_chat_answer_is_refused_with_bounded_memory(
+    double, small_cap, stream, prefix, suffix
+):
+    body = gzip_bomb(BOMB, prefix=prefix, suffix=suffix, fill=b"a")
+    double.inject(Fault(body=body, headers=GZIP_SSE if stream else GZIP_JSON))
     r, peak = await _peak_during(
-        lambda: call_tool("chat_completion", {"prompt": "x", "model": MODEL, "stream": False})
-    )
-    assert r.code == "RESOURCE_TOO_LARGE", r.text
-    assert peak < 16 * MiB, peak
-
-
-async def test_a_gzip_bomb_sse_stream_is_refused_with_bounded_memory(double, small_cap):
-    body = gzip_bomb(
-        BOMB, prefix=b'data: {"choices":[{"delta":{"content":"', suffix=b'"}}]}\n\n', fill=b"a"
-    )
-    double.inject(Fault(body=body, headers=GZIP_SSE))
-    r, peak = await _peak_during(
-        lambda: call_tool("chat_completion", {"prompt": "x", "model": MODEL, "stream": True})
+        lambda: call_tool("chat_completion", {"prompt": "x", "model": MODEL, "stream": stream})
     )
     assert r.code == "RESOURCE_TOO_LARGE", r.text
     assert peak < 16 * MiB, peak

@@ -8,7 +8,6 @@ import re
 import struct
 import time
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 
 from or_magic.double import SCENARIOS, Fault, OpenRouterDouble
 from or_magic.double._media import asset_bytes, png_size
+from tests.double._helpers import socket_double_fixtures
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 AUTH = {"Authorization": "Bearer sk-or-v1-endpoints"}
@@ -28,17 +28,7 @@ def chat_body(
     return {"model": model, "messages": [{"role": "user", "content": text}], **kw}
 
 
-@pytest.fixture(scope="module")
-def double() -> Iterator[OpenRouterDouble]:
-    with OpenRouterDouble() as d:
-        yield d
-
-
-@pytest.fixture
-def client(double: OpenRouterDouble) -> Iterator[httpx.Client]:
-    double.reset()
-    with httpx.Client(base_url=double.base_url, headers=AUTH, timeout=10) as c:
-        yield c
+double, client = socket_double_fixtures(AUTH)
 
 
 def sse_events(raw: bytes) -> tuple[list[Any], list[str]]:

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,23 +20,14 @@ import pytest
 
 from or_magic.double import Fault, OpenRouterDouble, get_offline_double
 from or_magic.double.catalog import MODELS, find_model
+from tests.double._helpers import socket_double_fixtures
 
 KEY = "sk-or-v1-" + "ab12" * 16
 AUTH = {"Authorization": f"Bearer {KEY}"}
 CHAT = {"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "Hello there double"}]}
 
 
-@pytest.fixture(scope="module")
-def double() -> Iterator[OpenRouterDouble]:
-    with OpenRouterDouble() as d:
-        yield d
-
-
-@pytest.fixture
-def client(double: OpenRouterDouble) -> Iterator[httpx.Client]:
-    double.reset()
-    with httpx.Client(base_url=double.base_url, headers=AUTH, timeout=10) as c:
-        yield c
+double, client = socket_double_fixtures(AUTH)
 
 
 # ---- lifecycle ------------------------------------------------------------------------------

@@ -2,42 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
-from IPython.utils.capture import capture_output
 
 from or_magic.double import get_offline_double
 from or_magic.double.faults import BatchScript
-from or_magic.magics import get_magics
+from tests.magics._helpers import offline_magics_shell, run_cell
 
 pd = pytest.importorskip("pandas")
 
 
 @pytest.fixture
 def ip():
-    from or_magic import log
-
-    saved = log._stream
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "or_magic")
-    m = get_magics(shell)
-    for name in m.trait_names(config=True):
-        setattr(m, name, m.trait_defaults(name))
-    double = get_offline_double()
-    double.reset()
-    yield shell
-    double.reset()
-    log._stream = saved
-    for k in [k for k in shell.user_ns if k.startswith("t_")]:
-        shell.user_ns.pop(k, None)
+    with offline_magics_shell() as (shell, _):
+        yield shell
 
 
-def run(shell: Any, source: str) -> tuple[Any, Any]:
-    with capture_output() as cap:
-        result = shell.run_cell(source)
-    return cap, result
+run = run_cell
 
 
 def test_each_batch_submits_waits_and_aligns_to_the_frame(ip):

@@ -8,12 +8,11 @@ import types
 from typing import Any
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
-from IPython.utils.capture import capture_output
 
 from or_magic import calllog, usage
 from or_magic.double import get_offline_double
 from or_magic.magics import get_magics
+from tests.magics._helpers import load_magics_shell, run_cell
 
 
 @pytest.fixture
@@ -21,11 +20,7 @@ def ip(monkeypatch):
     from or_magic import log
 
     monkeypatch.setattr(log, "_stream", log._stream)
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "or_magic")
-    m = get_magics(shell)
-    for name in m.trait_names(config=True):
-        setattr(m, name, m.trait_defaults(name))
+    shell, m = load_magics_shell()
     m.chats.clear()
     usage.reset()
     double = get_offline_double()
@@ -36,10 +31,7 @@ def ip(monkeypatch):
     m.chats.clear()
 
 
-def run(shell: Any, source: str):
-    with capture_output() as cap:
-        res = shell.run_cell(source)
-    return cap, res
+run = run_cell
 
 
 def text_of(cap) -> str:

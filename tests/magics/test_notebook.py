@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from or_magic.double import Fault, OpenRouterDouble
+from tests.conftest import import_jupyter_stack
 
 nbformat: Any = None
 nbclient: Any = None
@@ -27,12 +28,8 @@ pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
 @pytest.fixture(autouse=True, scope="module")
 def _jupyter_stack() -> None:
-    """Imported when a test here runs, not at collection: the default run deselects this file,
-    and importing ipykernel and nbclient costs seconds of CPU."""
     global nbformat, nbclient
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    pytest.importorskip("ipykernel")
+    nbformat, nbclient = import_jupyter_stack()
 
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "magics_e2e.ipynb"

@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
-from IPython.utils.capture import capture_output
 
 from or_magic.double import Fault, get_offline_double
 from or_magic.magics import get_magics
+from tests.magics._helpers import offline_magics_shell, run_cell
 
 MEDIA = Path(__file__).resolve().parents[2] / "or_magic" / "double" / "assets"
 
@@ -23,27 +22,12 @@ MEDIA = Path(__file__).resolve().parents[2] / "or_magic" / "double" / "assets"
 @pytest.fixture
 def ip(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("OPENROUTER_VIDEO_POLL_INTERVAL_MS", "50")
-    from or_magic import log
-
-    monkeypatch.setattr(log, "_stream", log._stream)  # loading the extension reroutes logs
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "or_magic")
-    m = get_magics(shell)
-    for name in m.trait_names(config=True):
-        setattr(m, name, m.trait_defaults(name))
-    m.chats.clear()
-    double = get_offline_double()
-    double.reset()
-    yield shell
-    double.reset()
-    for k in [k for k in shell.user_ns if k.startswith("t_")]:
-        shell.user_ns.pop(k, None)
+    with offline_magics_shell() as (shell, m):
+        m.chats.clear()
+        yield shell
 
 
-def run(shell: Any, source: str) -> tuple[Any, Any]:
-    with capture_output() as cap:
-        result = shell.run_cell(source)
-    return cap, result
+run = run_cell
 
 
 def final_outputs(cap: Any) -> list[dict[str, Any]]:

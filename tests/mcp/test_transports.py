@@ -19,22 +19,14 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from or_magic.double import Fault
-from tests.conftest import TEST_KEY, default_sigint
+from tests.conftest import TEST_KEY, default_sigint, run_python
+from tests.mcp._helpers import initialize_request
 
 pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore::mcp.MCPDeprecationWarning")]
 
 MODEL = "openai/gpt-4o-mini"
 REPO = Path(__file__).resolve().parents[2]
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "raw", "version": "0"},
-    },
-}
+INIT = initialize_request("raw")
 
 
 def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -87,14 +79,7 @@ def test_importing_the_package_does_not_import_the_sdk(tmp_path):
         "import sys, or_magic, or_magic.mcp; "
         "print(sorted(m for m in ('mcp', 'uvicorn', 'pydantic') if m in sys.modules))"
     )
-    r = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=server_env(tmp_path),
-        cwd=str(REPO),
-        timeout=30,
-    )
+    r = run_python(code, env=server_env(tmp_path), cwd=str(REPO), timeout=30)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr
 
 

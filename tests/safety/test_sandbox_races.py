@@ -127,7 +127,8 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, S
 
 
 def test_deliver_bytes_never_writes_outside_while_a_parent_is_swapped(tree) -> None:
-    from or_magic.tools.saving import deliver_bytes, resolve_save
+    from or_magic.tools.saving import resolve_save
+    from tests.conftest import deliver_png
 
     root, outside, s = tree
     data = png(4, 4, b"\x01" * 32)
@@ -136,16 +137,7 @@ def test_deliver_bytes_never_writes_outside_while_a_parent_is_swapped(tree) -> N
     def call(i: int) -> None:
         try:
             target = resolve_save(f"sub/img-{i}.png", s)
-            deliver_bytes(
-                data,
-                kind="image",
-                mime="image/png",
-                ext=".png",
-                settings=s,
-                tool="t",
-                save_path=target,
-                noun="Image",
-            )
+            deliver_png(data, s, target)
             outcomes["saved"] += 1
         except ToolError as err:  # refusing is fine; landing outside is not
             assert _acceptable(err), err.message

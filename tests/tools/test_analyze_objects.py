@@ -11,16 +11,14 @@ import pytest
 
 from or_magic.media import sources
 from or_magic.tools.api import call_tool, call_tool_sync
+from tests.tools._helpers import inproc_double_fixture
 
 from . import test_analyze_sources as _shared
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def double(double_inproc):
-    """This file's tests need no socket: the double's app runs in-process (tests/conftest.py)."""
-    return double_inproc
+double = inproc_double_fixture()
 
 
 media = _shared.media

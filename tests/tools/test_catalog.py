@@ -8,14 +8,12 @@ import pytest
 
 from or_magic.double import Fault
 from or_magic.tools.api import call_tool
+from tests.tools._helpers import inproc_double_fixture
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def double(double_inproc):
-    """This file's tests need no socket: the double's app runs in-process (tests/conftest.py)."""
-    return double_inproc
+double = inproc_double_fixture()
 
 
 def models_requests(double):

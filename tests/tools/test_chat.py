@@ -12,14 +12,12 @@ from or_magic import log
 from or_magic.double import Fault
 from or_magic.tools.api import call_tool, call_tool_sync
 from tests.conftest import TEST_KEY
+from tests.tools._helpers import inproc_double_fixture
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def double(double_inproc):
-    """This file's tests need no socket: the double's app runs in-process (tests/conftest.py)."""
-    return double_inproc
+double = inproc_double_fixture()
 
 
 MODEL = "openai/gpt-4o-mini"

@@ -13,6 +13,7 @@ import or_magic
 from or_magic.double import Fault
 from or_magic.double._embed import vector
 from or_magic.tools.api import call_tool, call_tool_sync
+from tests.magics._helpers import offline_magics_shell, run_cell
 
 np = pytest.importorskip("numpy")
 pd = pytest.importorskip("pandas")
@@ -309,32 +310,12 @@ async def test_search_models_finds_embedding_models(double):
 
 @pytest.fixture
 def ip():
-    from IPython.core.interactiveshell import InteractiveShell
-
-    from or_magic import log
-    from or_magic.double import get_offline_double
-    from or_magic.magics import get_magics
-
-    saved = log._stream
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "or_magic")
-    m = get_magics(shell)
-    for name in m.trait_names(config=True):
-        setattr(m, name, m.trait_defaults(name))
-    double = get_offline_double()
-    double.reset()
-    yield shell
-    double.reset()
-    log._stream = saved
-    for k in [k for k in shell.user_ns if k.startswith("t_")]:
-        shell.user_ns.pop(k, None)
+    with offline_magics_shell() as (shell, _):
+        yield shell
 
 
 def run(shell, source: str):
-    from IPython.utils.capture import capture_output
-
-    with capture_output() as cap:
-        result = shell.run_cell(source)
+    cap, result = run_cell(shell, source)
     shown = cap.stdout + "".join(str(o.data) for o in cap.outputs)
     return shown, result
 

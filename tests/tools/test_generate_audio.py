@@ -17,14 +17,12 @@ from or_magic.media.audio import wav_info
 from or_magic.media.sniff import sniff
 from or_magic.tools.api import call_tool
 from or_magic.tools.audio_gen import Base64Chunks
+from tests.tools._helpers import inproc_double_fixture
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def double(double_inproc):
-    """This file's tests need no socket: the double's app runs in-process (tests/conftest.py)."""
-    return double_inproc
+double = inproc_double_fixture()
 
 
 @pytest.fixture

@@ -19,25 +19,15 @@ from or_magic.double._media import png
 from or_magic.media.image import png_dimensions
 from or_magic.tools.api import call_tool, get_tool
 from or_magic.tools.image_gen import find_images
+from tests.tools._helpers import inproc_double_fixture
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def double(double_inproc):
-    """This file's tests need no socket: the double's app runs in-process (tests/conftest.py)."""
-    return double_inproc
+double = inproc_double_fixture()
 
 
 EXTENDED = "google/gemini-3.1-flash-image-preview"
-
-
-@pytest.fixture
-def out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "out"
-    monkeypatch.setenv("OPENROUTER_OUTPUT_DIR", str(root))
-    monkeypatch.setenv("OPENROUTER_INPUT_DIR", str(tmp_path / "work"))
-    return root
 
 
 def chat_requests(double):
@@ -215,16 +205,13 @@ async def test_private_reference_urls_are_refused_before_sending(
     assert double.requests == []
 
 
-async def test_allowlisted_private_reference_is_inlined_not_forwarded(
-    double, out, monkeypatch, fixtures_dir
-):
-    """OpenRouter cannot reach an internal host, so an allowlisted one is downloaded here."""
-    body = (fixtures_dir / "photo.jpg").read_bytes()
+def serve_bytes(body: bytes, content_type: str) -> http.server.ThreadingHTTPServer:
+    """A loopback server answering every GET with ``body``; the caller shuts it down."""
 
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             self.send_response(200)
-            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -234,6 +221,14 @@ async def test_allowlisted_private_reference_is_inlined_not_forwarded(
 
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+async def test_allowlisted_private_reference_is_inlined_not_forwarded(
+    double, out, monkeypatch, fixtures_dir
+):
+    """OpenRouter cannot reach an internal host, so an allowlisted one is downloaded here."""
+    srv = serve_bytes((fixtures_dir / "photo.jpg").read_bytes(), "image/jpeg")
     try:
         monkeypatch.setenv("OPENROUTER_URL_ALLOWLIST", "127.0.0.1")
         url = f"http://127.0.0.1:{srv.server_address[1]}/ref.jpg"
@@ -349,22 +344,7 @@ def test_find_images_order_and_https_urls():
 
 @pytest.fixture
 def image_server():
-    body = png(48, 24, bytes(range(1, 33)))
-
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
+    srv = serve_bytes(png(48, 24, bytes(range(1, 33))), "image/png")
     yield f"http://127.0.0.1:{srv.server_address[1]}"
     srv.shutdown()
     srv.server_close()

@@ -11,22 +11,16 @@ import pytest
 from or_magic.tools import video_catalog
 from or_magic.tools.api import call_tool, get_tool
 from or_magic.tools.base import SECTIONS
+from tests.tools._helpers import GEN_TOOLS as SAVING_TOOLS
+from tests.tools._helpers import inproc_double_fixture
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def double(double_inproc):
-    """This file's tests need no socket: the double's app runs in-process (tests/conftest.py)."""
-    return double_inproc
-
+double = inproc_double_fixture()
 
 GEN_TOOLS = {
-    "generate_image": {"prompt": "a fox"},
-    "generate_image_dedicated": {"prompt": "a fox"},
-    "generate_audio": {"prompt": "hello"},
-    "text_to_speech": {"input": "hello"},
-    "generate_video": {"prompt": "waves", "poll_interval_ms": 50},
+    **SAVING_TOOLS,
     "generate_video_from_image": {"image": "start.png", "prompt": "waves", "poll_interval_ms": 50},
     "get_video_status": {"video_id": "job_abc"},
 }

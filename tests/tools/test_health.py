@@ -6,14 +6,12 @@ import pytest
 
 from or_magic.tools.api import call_tool
 from tests.conftest import REVOCABLE_KEY
+from tests.tools._helpers import inproc_double_fixture
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def double(double_inproc):
-    """This file's tests need no socket: the double's app runs in-process (tests/conftest.py)."""
-    return double_inproc
+double = inproc_double_fixture()
 
 
 async def test_health_checks_the_key_for_real(double):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
+
+from tests.conftest import run_python
 
 pytestmark = pytest.mark.anyio
 
@@ -24,7 +24,6 @@ def test_the_lazy_registry_map_matches_the_modules():
 
 def test_one_tool_imports_only_its_family(tmp_path):
     import os
-    import subprocess
 
     code = (
         "import sys\n"
@@ -34,12 +33,6 @@ def test_one_tool_imports_only_its_family(tmp_path):
         "m.rsplit('.', 1)[1] in ('chat','analyze','models','image_gen','audio_gen','video_gen',"
         "'rerank','health')))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "OR_MAGIC_STATE_DIR": str(tmp_path)},
-    )
+    out = run_python(code, env={**os.environ, "OR_MAGIC_STATE_DIR": str(tmp_path)}, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "['or_magic.tools.models']"

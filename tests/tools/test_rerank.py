@@ -5,14 +5,12 @@ from __future__ import annotations
 import pytest
 
 from or_magic.tools.api import call_tool
+from tests.tools._helpers import inproc_double_fixture
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def double(double_inproc):
-    """This file's tests need no socket: the double's app runs in-process (tests/conftest.py)."""
-    return double_inproc
+double = inproc_double_fixture()
 
 
 async def test_rerank_orders_and_limits(double):

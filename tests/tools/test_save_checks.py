@@ -14,23 +14,12 @@ from or_magic.config import Settings
 from or_magic.errors import ErrorCode, ToolError
 from or_magic.tools import video_catalog
 from or_magic.tools.api import call_tool
+from tests.tools._helpers import GEN_TOOLS, inproc_double_fixture
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def double(double_inproc):
-    """This file's tests need no socket: the double's app runs in-process (tests/conftest.py)."""
-    return double_inproc
-
-
-GEN_TOOLS = {
-    "generate_image": {"prompt": "a fox"},
-    "generate_image_dedicated": {"prompt": "a fox"},
-    "generate_audio": {"prompt": "hello"},
-    "text_to_speech": {"input": "hello"},
-    "generate_video": {"prompt": "waves", "poll_interval_ms": 50},
-}
+double = inproc_double_fixture()
 
 
 @pytest.fixture
@@ -252,7 +241,8 @@ async def test_the_no_dir_fd_fallback_still_reads_writes_and_refuses(tmp_path, m
     from or_magic.media.sources import load_source
     from or_magic.safety import dirfd
     from or_magic.safety.paths import resolve_output_path
-    from or_magic.tools.saving import deliver_bytes, resolve_save
+    from or_magic.tools.saving import resolve_save
+    from tests.conftest import deliver_png
 
     monkeypatch.setattr(dirfd, "DIR_FD_SUPPORTED", False)
     root, outside = tmp_path / "root", tmp_path / "outside"
@@ -261,16 +251,7 @@ async def test_the_no_dir_fd_fallback_still_reads_writes_and_refuses(tmp_path, m
     (root / "out").symlink_to(outside, target_is_directory=True)
     s = Settings(output_dir=root, input_dir=root)
     data = png(2, 2, b"\x07" * 32)
-    d = deliver_bytes(
-        data,
-        kind="image",
-        mime="image/png",
-        ext=".png",
-        settings=s,
-        tool="t",
-        save_path=resolve_save("a/b/x.png", s),
-        noun="Image",
-    )
+    d = deliver_png(data, s, resolve_save("a/b/x.png", s))
     assert Path(d.path).read_bytes() == data and Path(d.path).parent == root / "a" / "b"
     blob = await load_source("a/b/x.png", kind="image", settings=s)
     with blob:

@@ -13,14 +13,12 @@ from or_magic.double import Fault
 from or_magic.double._media import png
 from or_magic.tools import video_catalog
 from or_magic.tools.api import call_tool
+from tests.tools._helpers import inproc_double_fixture
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def double(double_inproc):
-    """This file's tests need no socket: the double's app runs in-process (tests/conftest.py)."""
-    return double_inproc
+double = inproc_double_fixture()
 
 
 FAST = {"poll_interval_ms": 50}

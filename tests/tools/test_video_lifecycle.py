@@ -36,14 +36,6 @@ def _fresh_video_catalog():
     video_catalog.reset()
 
 
-@pytest.fixture
-def out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "out"
-    monkeypatch.setenv("OPENROUTER_OUTPUT_DIR", str(root))
-    monkeypatch.setenv("OPENROUTER_INPUT_DIR", str(tmp_path / "work"))
-    return root
-
-
 def store():
     return get_job_store(get_settings())
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import import_jupyter_stack
+
 pytestmark = pytest.mark.notebook
 
 nbformat: Any = None
@@ -15,12 +17,8 @@ nbclient: Any = None
 
 @pytest.fixture(autouse=True, scope="module")
 def _jupyter_stack() -> None:
-    """Imported when a test here runs, not at collection: the default run deselects this file,
-    and importing ipykernel and nbclient costs seconds of CPU."""
     global nbformat, nbclient
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    pytest.importorskip("ipykernel")
+    nbformat, nbclient = import_jupyter_stack()
 
 
 KEY = "sk-or-v1-" + "5eed" * 16
