@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from ..errors import ErrorCode, ToolError
-from ..safety.fetch import _decode_chain, _Decoder
+from ..safety.fetch import ContentDecoder, decode_chain
 
 # What we ask for; anything else the server sends anyway is refused (we cannot bound it).
 ACCEPT_ENCODING = "gzip, deflate"
@@ -39,7 +39,7 @@ def too_large(context: str, size: int, cap: int) -> ToolError:
     )
 
 
-def _decoders(resp: httpx.Response, context: str) -> list[_Decoder]:
+def _decoders(resp: httpx.Response, context: str) -> list[ContentDecoder]:
     encodings = [e.strip().lower() for e in resp.headers.get("content-encoding", "").split(",")]
     encodings = [e for e in encodings if e and e != "identity"]
     bad = [e for e in encodings if e not in _ENCODINGS]
@@ -50,7 +50,7 @@ def _decoders(resp: httpx.Response, context: str) -> list[_Decoder]:
             f"{', '.join(encodings)!r} in the response",
             details={"reason": "content_encoding", "content_encoding": encodings},
         )
-    return [_Decoder(e) for e in reversed(encodings)]  # the outermost is listed last
+    return [ContentDecoder(e) for e in reversed(encodings)]  # the outermost is listed last
 
 
 async def iter_body(resp: httpx.Response, cap: int, context: str) -> AsyncIterator[bytes]:
@@ -65,12 +65,12 @@ async def iter_body(resp: httpx.Response, cap: int, context: str) -> AsyncIterat
     total = 0
     try:
         async for chunk in resp.aiter_raw():
-            for piece in _decode_chain(decoders, chunk):
+            for piece in decode_chain(decoders, chunk):
                 total += len(piece)
                 if total > cap:
                     raise too_large(context, total, cap)
                 yield piece
-        for piece in _decode_chain(decoders, b"", final=True):
+        for piece in decode_chain(decoders, b"", final=True):
             total += len(piece)
             if total > cap:
                 raise too_large(context, total, cap)

@@ -225,7 +225,7 @@ async def vet_target(target: _Target, allow: Allowlist, resolver: Resolver) -> l
 # ---- decompression with a bounded output step -------------------------------------------------
 
 
-class _Decoder:
+class ContentDecoder:
     """Streaming gzip/deflate decoder whose every output piece is at most ``_PIECE`` bytes."""
 
     def __init__(self, encoding: str) -> None:
@@ -273,7 +273,9 @@ class _Decoder:
             yield tail
 
 
-def _decode_chain(decoders: list[_Decoder], data: bytes, final: bool = False) -> Iterator[bytes]:
+def decode_chain(
+    decoders: list[ContentDecoder], data: bytes, final: bool = False
+) -> Iterator[bytes]:
     """Run ``data`` through the decoders (outermost encoding first)."""
     if not decoders:
         if data:
@@ -282,11 +284,11 @@ def _decode_chain(decoders: list[_Decoder], data: bytes, final: bool = False) ->
     first, rest = decoders[0], decoders[1:]
     if data:
         for piece in first.feed(data):  # lazily: the caller checks the cap between pieces
-            yield from _decode_chain(rest, piece)
+            yield from decode_chain(rest, piece)
     if final:
         for piece in first.finish():
-            yield from _decode_chain(rest, piece)
-        yield from _decode_chain(rest, b"", final=True)
+            yield from decode_chain(rest, piece)
+        yield from decode_chain(rest, b"", final=True)
 
 
 # ---- sinks --------------------------------------------------------------------------------------
@@ -623,7 +625,7 @@ class _FetchJob:
         if declared is not None and declared.strip().isdigit() and int(declared) > self.cap:
             raise self._too_large("Content-Length", int(declared), url)
         # The outermost encoding is listed last, so it is undone first.
-        decoders = [_Decoder(e) for e in reversed(encodings)]
+        decoders = [ContentDecoder(e) for e in reversed(encodings)]
         raw_total = 0
         sniffed = False
         sink.reset()
@@ -633,7 +635,7 @@ class _FetchJob:
                 raw_total += len(chunk)
                 if raw_total > self.cap:
                     raise self._too_large("response body", None, url)
-                for piece in _decode_chain(decoders, chunk):
+                for piece in decode_chain(decoders, chunk):
                     sink.write(piece)
                     if sink.size > self.cap:
                         raise self._too_large(
@@ -643,7 +645,7 @@ class _FetchJob:
                     sniffed = True  # refuse an HTML page now rather than after the whole body
                     if looks_like_html(sink.head):
                         raise self._html(url, ctype)
-            for piece in _decode_chain(decoders, b"", final=True):
+            for piece in decode_chain(decoders, b"", final=True):
                 sink.write(piece)
                 if sink.size > self.cap:
                     raise self._too_large("decompressed body", None, url)
