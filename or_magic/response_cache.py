@@ -186,7 +186,9 @@ def request_key(tool: str, args: dict[str, Any], settings: Settings) -> str | No
                 "args": _normalise(body, settings),
                 "settings": knobs,
                 "offline": settings.offline,  # an offline answer never serves a live request
-                "v": 1,
+                # one account's answers never serve another's (the key itself only inside this hash)
+                "account": settings.api_key.get() if settings.api_key is not None else None,
+                "v": 2,
             },
             sort_keys=True,
             default=str,
@@ -428,6 +430,11 @@ def store(key: str, result: ToolResult, settings: Settings) -> None:
     """Remember a result when it may be stored; never raises."""
     try:
         if storable(result):
+            from .redact import known_secrets, scrub_result
+
+            # scrubbed before it reaches the disk: an answer that echoed the key must not be
+            # stored (or served later, to a process that does not know that key) in the clear
+            scrub_result(result, known_secrets(settings.secrets()))
             get_cache(settings).put(key, result)
     except Exception as exc:
         log.warn("response_cache.write_failed", error=type(exc).__name__, message=str(exc)[:200])

@@ -174,3 +174,28 @@ def test_an_offline_answer_never_serves_a_live_request(monkeypatch):
         monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-" + "e" * 64)
         key_live = response_cache.request_key("chat_completion", {"prompt": "p"}, get_settings())
     assert key_off != key_live
+
+
+def test_an_answer_that_echoes_the_key_is_stored_scrubbed(double):
+    import sqlite3
+
+    from tests.conftest import TEST_KEY
+
+    double.inject(Fault(echo="repeat after me: {key} / {authorization}", times=None))
+    with call_options(cache="on"):
+        first = chat()
+    assert first.ok and TEST_KEY not in first.text
+    cache = response_cache.get_cache(get_settings())
+    with sqlite3.connect(cache.db) as c:
+        rows = [r[0] for r in c.execute("SELECT result FROM entries")]
+    assert rows and all(TEST_KEY not in r for r in rows)  # never on disk in the clear
+
+
+def test_another_accounts_key_misses(double, monkeypatch):
+    from tests.conftest import REVOCABLE_KEY
+
+    with call_options(cache="on"):
+        chat()
+        monkeypatch.setenv("OPENROUTER_API_KEY", REVOCABLE_KEY)  # a second account, same base URL
+        other = chat()
+    assert other.ok and not other.meta.get("cached") and upstream(double) == 2
