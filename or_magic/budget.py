@@ -169,11 +169,25 @@ async def estimate(tool: str, args: dict[str, Any], ctx: ToolContext) -> Estimat
             video = find(await video_models(ctx), model)
         except ToolError:
             video = None
-    try:
-        record, _ = await find_model(ctx, model)
-    except ToolError:
-        record = None
-    return estimate_from_record(tool, args, record, settings=ctx.settings, video_record=video)
+    # ``models`` fallbacks: the call may end on any of them, so the bound is the dearest one
+    fallbacks = [m for m in (args.get("models") or []) if isinstance(m, str) and m != model]
+    worst: Estimate | None = None
+    for name in [model, *fallbacks]:
+        try:
+            record, _ = await find_model(ctx, name)
+        except ToolError:
+            record = None
+        one = estimate_from_record(
+            tool,
+            {**args, "model": name} if name != model else args,
+            record,
+            settings=ctx.settings,
+            video_record=video,
+        )
+        if worst is None or (one.usd is not None and (worst.usd is None or one.usd > worst.usd)):
+            worst = one
+    assert worst is not None
+    return worst
 
 
 def spent_usd() -> float:

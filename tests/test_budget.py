@@ -151,3 +151,16 @@ def test_status_of_a_counted_job_is_not_counted_again():
     usage.record_result(ToolResult("get_video_status", meta={**done.meta, "video_id": "job_2"}))
     t = usage.totals()
     assert t.calls == 2 and t.cost_usd == pytest.approx(3.2)
+
+
+def test_a_dear_fallback_model_is_priced_not_only_the_free_primary(double):
+    """``models`` fallbacks may answer instead of the first model: the bound is the dearest."""
+    free = "google/gemma-4-26b-a4b-it:free"
+    args = {"prompt": "hi", "model": free, "models": ["openai/gpt-4o"], "max_tokens": 4000}
+    with call_options(max_cost_usd=0.0001):
+        r = call_tool_sync("chat_completion", args)
+    assert r.is_error and r.code == "BUDGET_EXCEEDED", (r.code, r.text)
+    assert chat_requests(double) == 0
+    with call_options(max_cost_usd=0.0001):
+        alone = call_tool_sync("chat_completion", {k: v for k, v in args.items() if k != "models"})
+    assert alone.ok and chat_requests(double) == 1  # the free model alone is within the limit
