@@ -380,16 +380,20 @@ def rebuild(
     meta["cached_at"] = entry.get("created_at")
     save = args.get("save_path")
     items = []
+    moved: dict[str, str] = {}  # the first call's saved path -> where this hit wrote the copy
     for i, m in enumerate(entry["media"]):
         blob = cache.blob_path(m["sha256"])
         path: str | None = str(blob)
         if isinstance(save, str) and save:
             from .safety.atomic import atomic_write
-            from .safety.paths import resolve_output_path
+            from .safety.paths import output_sandbox_root, resolve_output_path
 
             target = _numbered(resolve_output_path(save, settings), i)
-            atomic_write(target, _chunks(blob))
+            # inside the verified root descriptor, like every other write of a tool's output
+            atomic_write(target, _chunks(blob), root=output_sandbox_root(settings))
             path = str(target)
+            if m.get("path"):
+                moved[str(m["path"])] = path
         data = blob.read_bytes() if m.get("inline") else None
         items.append(
             MediaItem(
@@ -406,9 +410,10 @@ def rebuild(
         meta["save_path"] = items[0].path
         if len(items) > 1:
             meta["save_paths"] = [it.path for it in items]
-    return ToolResult(
-        tool=tool, text=stored.get("text") or "", data=stored.get("data"), media=items, meta=meta
-    )
+    text = stored.get("text") or ""
+    for before, after in sorted(moved.items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(before, after)  # "saved to …" names this call's file, not the first's
+    return ToolResult(tool=tool, text=text, data=stored.get("data"), media=items, meta=meta)
 
 
 def lookup(tool: str, key: str, args: dict[str, Any], settings: Settings) -> ToolResult | None:

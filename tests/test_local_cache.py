@@ -199,3 +199,13 @@ def test_another_accounts_key_misses(double, monkeypatch):
         monkeypatch.setenv("OPENROUTER_API_KEY", REVOCABLE_KEY)  # a second account, same base URL
         other = chat()
     assert other.ok and not other.meta.get("cached") and upstream(double) == 2
+
+
+def test_a_hit_says_where_this_call_saved_the_copy(double):
+    args = {"prompt": "a red fox", "model": "google/gemini-2.5-flash-image"}
+    with call_options(cache="on"):
+        first = call_tool_sync("generate_image", {**args, "save_path": "first.png"})
+        second = call_tool_sync("generate_image", {**args, "save_path": "second.png"})
+    assert first.ok and second.meta.get("cached"), second.text
+    assert "first.png" in first.text
+    assert "second.png" in second.text and "first.png" not in second.text
