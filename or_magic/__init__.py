@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._lazy import lazy_attributes
+from ._lazy import lazy_attributes, lazy_table
 from ._version import __version__
 
 __all__ = [
@@ -31,24 +31,25 @@ __all__ = [
     "unload_ipython_extension",
 ]
 
-_LAZY = {
-    "ErrorCode": ("or_magic.errors", "ErrorCode"),
-    "ToolError": ("or_magic.errors", "ToolError"),
-    "ToolResult": ("or_magic.result", "ToolResult"),
-    "MediaItem": ("or_magic.result", "MediaItem"),
-    "call_tool": ("or_magic.tools.api", "call_tool"),
-    "call_log": ("or_magic.calllog", "calls"),
-    "call_options": ("or_magic.callopts", "call_options"),
-    "acall_tool": ("or_magic.tools.api", "call_tool"),
-    "call_tool_sync": ("or_magic.tools.api", "call_tool_sync"),
-    "list_tools": ("or_magic.tools.api", "list_tools"),
-    "map": ("or_magic.batch", "map_tool"),
-    # ``or_magic.batch`` is the batch module, made callable: ``or_magic.batch("orb_…")`` reattaches.
-    "batch": ("or_magic.batch", "_module"),
-    "batches": ("or_magic.batch_handle", "batches"),
-    "set_api_key": ("or_magic.config", "set_api_key"),
-    "Dashboard": ("or_magic.widgets.dashboard", "Dashboard"),
-}
+_LAZY = lazy_table(
+    {
+        "or_magic.errors": ("ErrorCode", "ToolError"),
+        "or_magic.result": ("ToolResult", "MediaItem"),
+        "or_magic.tools.api": ("call_tool", "call_tool_sync", "list_tools"),
+        "or_magic.callopts": ("call_options",),
+        "or_magic.batch_handle": ("batches",),
+        "or_magic.config": ("set_api_key",),
+        "or_magic.widgets.dashboard": ("Dashboard",),
+    },
+    renamed={
+        "acall_tool": ("or_magic.tools.api", "call_tool"),
+        "call_log": ("or_magic.calllog", "calls"),
+        "map": ("or_magic.batch", "map_tool"),
+        # ``or_magic.batch`` is the batch module, made callable: ``or_magic.batch("orb_…")``
+        # reattaches.
+        "batch": ("or_magic.batch", "_module"),
+    },
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .errors import ErrorCode, ToolError

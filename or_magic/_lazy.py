@@ -2,13 +2,30 @@
 
 A package lists its public names in a table (name → (module, attribute)); each is imported on
 first use, so ``import or_magic`` and ``%load_ext or_magic`` stay cheap however much sits behind.
+``lazy_table`` writes that table module by module, so a name is written once and a name exported
+under another than its own stands out.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+
+def lazy_table(
+    by_module: Mapping[str, Iterable[str]],
+    *,
+    renamed: Mapping[str, tuple[str, str]] | None = None,
+) -> dict[str, tuple[str, str]]:
+    """The ``name → (module, attribute)`` table ``lazy_attributes`` reads.
+
+    ``by_module`` maps a module to the names it provides under their own name; ``renamed`` maps a
+    package name to the ``(module, attribute)`` it is another name for.
+    """
+    table = {name: (module, name) for module, names in by_module.items() for name in names}
+    table.update(renamed or {})
+    return table
 
 
 def lazy_attributes(

@@ -24,7 +24,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from urllib.parse import quote
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -535,6 +535,26 @@ def result_bundle(
 
 # ---- a result object that displays itself ------------------------------------------------------------
 
+_T = TypeVar("_T")
+
+
+class _OfRaw(Generic[_T]):
+    """A read-only attribute of ``RichResult`` that is its ``ToolResult``'s attribute of the same
+    name: the wrapper adds conveniences, never a second copy of the result's fields."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _OfRaw[_T]: ...
+    @overload
+    def __get__(self, obj: RichResult, owner: type | None = None) -> _T: ...
+    def __get__(self, obj: RichResult | None, owner: type | None = None) -> Any:
+        return self if obj is None else getattr(obj.raw, self.name)
+
+    def __set__(self, obj: RichResult, value: Any) -> None:  # read-only, like a bare property
+        raise AttributeError(f"property {self.name!r} of 'RichResult' object has no setter")
+
 
 class RichResult:
     """What ``-o VAR`` stores: a ``ToolResult`` with conveniences, which displays itself.
@@ -560,18 +580,16 @@ class RichResult:
         self.prompt = prompt
         self.parsed: Any = None  # a pydantic instance when --schema named a model class
 
-    # -- data
-    @property
-    def tool(self) -> str:
-        return self.raw.tool
-
-    @property
-    def text(self) -> str:
-        return self.raw.text
-
-    @property
-    def data(self) -> Any:
-        return self.raw.data
+    # -- data: the result's own fields, then what is read from them
+    tool: _OfRaw[str] = _OfRaw()
+    text: _OfRaw[str] = _OfRaw()
+    data: _OfRaw[Any] = _OfRaw()
+    media: _OfRaw[list[MediaItem]] = _OfRaw()
+    meta: _OfRaw[dict[str, Any]] = _OfRaw()
+    usage: _OfRaw[dict[str, Any] | None] = _OfRaw()
+    cost: _OfRaw[float | None] = _OfRaw()
+    offline: _OfRaw[bool] = _OfRaw()
+    ok: _OfRaw[bool] = _OfRaw()
 
     @property
     def value(self) -> Any:
@@ -583,36 +601,12 @@ class RichResult:
         return self.raw.text if v is None else v
 
     @property
-    def media(self) -> list[MediaItem]:
-        return self.raw.media
-
-    @property
-    def meta(self) -> dict[str, Any]:
-        return self.raw.meta
-
-    @property
-    def usage(self) -> dict[str, Any] | None:
-        return self.raw.usage
-
-    @property
-    def cost(self) -> float | None:
-        return self.raw.cost
-
-    @property
     def model(self) -> str | None:
         return self.raw.meta.get("model")
 
     @property
     def latency_ms(self) -> float | None:
         return self.raw.meta.get("latency_ms")
-
-    @property
-    def offline(self) -> bool:
-        return self.raw.offline
-
-    @property
-    def ok(self) -> bool:
-        return self.raw.ok
 
     @property
     def bytes(self) -> bytes | None:

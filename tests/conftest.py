@@ -15,6 +15,37 @@ FIXTURES = Path(__file__).parent / "fixtures"
 TEST_KEY = "sk-or-v1-" + "0123456789abcdef" * 4  # fake, but shaped like a real key
 
 
+def is_openrouter_setting(name: str) -> bool:
+    """An environment variable that configures or_magic or its OpenRouter client: none may leak
+    from the developer's shell into a test, or into a process a test starts."""
+    return name.startswith(("OPENROUTER_", "OR_MAGIC_")) or name == "DEFAULT_MODEL"
+
+
+def clean_environ(*drop_prefixes: str, **extra: str) -> dict[str, str]:
+    """The environment for a process a test starts: ``os.environ`` without any OpenRouter setting
+    (nor the variables starting with one of ``drop_prefixes``), plus ``extra``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not is_openrouter_setting(k) and not k.startswith(drop_prefixes)
+    }
+    env.update(extra)
+    return env
+
+
+def jupyter_dirs(root: Path) -> dict[str, str]:
+    """Every directory IPython, matplotlib and Jupyter read and write, under ``root``: a Jupyter
+    a test starts sees none of the developer's configuration and leaves nothing in their home."""
+    return {
+        "IPYTHONDIR": str(root / "ipython"),
+        "MPLCONFIGDIR": str(root / "mpl"),
+        "JUPYTER_CONFIG_DIR": str(root / "jupyter-config"),
+        "JUPYTER_DATA_DIR": str(root / "jupyter-data"),
+        "JUPYTER_RUNTIME_DIR": str(root / "jupyter-runtime"),
+        "JUPYTER_PLATFORM_DIRS": "1",
+    }
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
@@ -26,7 +57,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     from or_magic import config
 
     for name in list(os.environ):
-        if name.startswith(("OPENROUTER_", "OR_MAGIC_")) or name == "DEFAULT_MODEL":
+        if is_openrouter_setting(name):
             monkeypatch.delenv(name, raising=False)
     work = tmp_path / "work"
     work.mkdir()

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import clean_environ, jupyter_dirs
+
 ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"
 _IGNORE = shutil.ignore_patterns(
@@ -120,22 +122,13 @@ def test_binder_recipe_runs_quickstart(tmp_path: Path) -> None:
     bindir = venv / "bin"
     home = tmp_path / "home"
     home.mkdir()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENROUTER_", "OR_MAGIC_", "PYTHON", "VIRTUAL_ENV", "JUPYTER"))
-    }
+    env = clean_environ("PYTHON", "VIRTUAL_ENV", "JUPYTER")
     env.update(
         PATH=f"{bindir}{os.pathsep}{env.get('PATH', '')}",
         VIRTUAL_ENV=str(venv),
         PIP_DISABLE_PIP_VERSION_CHECK="1",
         OR_MAGIC_STATE_DIR=str(home / "state"),
-        IPYTHONDIR=str(home / "ipython"),
-        MPLCONFIGDIR=str(home / "mpl"),
-        JUPYTER_CONFIG_DIR=str(home / "jupyter-config"),
-        JUPYTER_DATA_DIR=str(home / "jupyter-data"),
-        JUPYTER_RUNTIME_DIR=str(home / "jupyter-runtime"),
-        JUPYTER_PLATFORM_DIRS="1",
+        **jupyter_dirs(home),
         OPENROUTER_VIDEO_POLL_INTERVAL_MS="1000",  # the offline video is ready after two polls
     )
 

@@ -8,19 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._lazy import lazy_attributes
+from .._lazy import lazy_attributes, lazy_table
 
 __all__ = ["OpenRouterCellError", "OpenRouterMagics", "load_ipython_extension"]
 
-_LAZY = {
-    "OpenRouterMagics": ("or_magic.magics._core", "OpenRouterMagics"),
-    "OpenRouterCellError": ("or_magic.magics._errors", "OpenRouterCellError"),
-    "OpenRouterCancelled": ("or_magic.magics._errors", "OpenRouterCancelled"),
-    "OpenRouterInterrupted": ("or_magic.magics._errors", "OpenRouterInterrupted"),
-    "BackgroundJob": ("or_magic.magics._jobs", "BackgroundJob"),
-    "Job": ("or_magic.magics._jobs", "BackgroundJob"),  # the README's name for it
-    "interpolate": ("or_magic.magics._interp", "interpolate"),
-}
+_LAZY = lazy_table(
+    {
+        "or_magic.magics._core": ("OpenRouterMagics",),
+        "or_magic.magics._errors": (
+            "OpenRouterCellError",
+            "OpenRouterCancelled",
+            "OpenRouterInterrupted",
+        ),
+        "or_magic.magics._jobs": ("BackgroundJob",),
+        "or_magic.magics._interp": ("interpolate",),
+    },
+    renamed={"Job": ("or_magic.magics._jobs", "BackgroundJob")},  # the README's name for it
+)
 
 
 __getattr__, __dir__ = lazy_attributes(globals(), _LAZY, cache=False)

@@ -14,7 +14,7 @@ import itertools
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any
 
@@ -175,11 +175,7 @@ class BackgroundJob:
                 try:
                     run_sync(_w())
                 except (TimeoutError, asyncio.TimeoutError):
-                    raise OpenRouterCellError(
-                        "JOB_STILL_RUNNING",
-                        f"Job {self.id} still running after {timeout} s",
-                        suggestions=[f"Wait again: %openrouter wait {self.id}"],
-                    ) from None
+                    raise self._still_running(timeout) from None
                 except asyncio.CancelledError:
                     pass
                 except KeyboardInterrupt:
@@ -196,15 +192,19 @@ class BackgroundJob:
                 try:
                     self._future.result(timeout)
                 except concurrent.futures.TimeoutError:
-                    raise OpenRouterCellError(
-                        "JOB_STILL_RUNNING",
-                        f"Job {self.id} still running after {timeout} s",
-                        suggestions=[f"Wait again: %openrouter wait {self.id}"],
-                    ) from None
+                    raise self._still_running(timeout) from None
                 except (concurrent.futures.CancelledError, Exception):
                     pass
         self._republish()
         return self._final()
+
+    def _still_running(self, timeout: float | None) -> OpenRouterCellError:
+        """What ``wait`` raises when ``timeout`` ran out first (the job goes on)."""
+        return OpenRouterCellError(
+            "JOB_STILL_RUNNING",
+            f"Job {self.id} still running after {timeout} s",
+            suggestions=[f"Wait again: %openrouter wait {self.id}"],
+        )
 
     def _republish(self) -> None:
         """Kernel jobs: re-send the panel's final update from the waiting cell (see CellPanel)."""
@@ -219,18 +219,10 @@ class BackgroundJob:
 
     async def _await(self) -> Any:
         if self._task is not None:
-            try:
-                await asyncio.shield(self._task)
-            except (asyncio.CancelledError, Exception):
-                if not self._task.done():
-                    raise
+            await _until_done(asyncio.shield(self._task), self._task)
             self._republish()
         elif self._future is not None:
-            try:
-                await asyncio.wrap_future(self._future)
-            except (asyncio.CancelledError, Exception):
-                if not self._future.done():
-                    raise
+            await _until_done(asyncio.wrap_future(self._future), self._future)
         return self._final()
 
     def cancel(self) -> bool:
@@ -265,6 +257,17 @@ class BackgroundJob:
             f"`{self.id}` **{self.tool}** — {self.status} ({self.elapsed:.1f}s). "
             f"Wait with `%openrouter wait {self.id}` or `await` the job."
         )
+
+
+async def _until_done(waiting: Awaitable[Any], job: asyncio.Future[Any] | Future[Any]) -> None:
+    """Await ``waiting`` until ``job`` has ended. How the job ended (a failure, a cancellation)
+    is for ``_final`` to report; only the waiter's own cancellation, with the job still running,
+    propagates."""
+    try:
+        await waiting
+    except (asyncio.CancelledError, Exception):
+        if not job.done():
+            raise
 
 
 def get_job(job_id: str) -> BackgroundJob | None:

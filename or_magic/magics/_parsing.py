@@ -113,7 +113,15 @@ def _common_out(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _each_flags(p: argparse.ArgumentParser, each_help: str) -> None:
+    """``--each VAR`` (one call per item), how many at a time, and the Batch API instead."""
+    p.add_argument("--each", metavar="VAR", help=each_help)
+    p.add_argument("--concurrency", type=int, default=8)
+    _batch_flags(p)
+
+
 def _batch_flags(p: argparse.ArgumentParser) -> None:
+    """``--batch`` / ``--batch-size``: run ``--each`` as OpenRouter Batch API jobs."""
     p.add_argument(
         "--batch",
         action="store_true",
@@ -150,9 +158,7 @@ def chat_parser() -> _Parser:
     p.add_argument("--schema", metavar="VAR", help="JSON schema (dict or pydantic model) variable")
     p.add_argument("--no-stream", action="store_true", help="do not stream the answer")
     p.add_argument("--background", action="store_true", help="return a Job at once")
-    p.add_argument("--each", metavar="VAR", help="run once per item of VAR ({{item}} in the cell)")
-    p.add_argument("--concurrency", type=int, default=8)
-    _batch_flags(p)
+    _each_flags(p, "run once per item of VAR ({{item}} in the cell)")
     _common_out(p)
     return p
 
@@ -168,9 +174,7 @@ def analyze_parser() -> _Parser:
     p.add_argument("-k", "--kind", choices=("image", "audio", "video"), help="force the media kind")
     _fmt(p)
     p.add_argument("--background", action="store_true")
-    p.add_argument("--each", metavar="VAR", help="analyze every item of VAR separately (batch)")
-    p.add_argument("--concurrency", type=int, default=8)
-    _batch_flags(p)
+    _each_flags(p, "analyze every item of VAR separately (batch)")
     _common_out(p)
     return p
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._lazy import lazy_attributes
+from .._lazy import lazy_attributes, lazy_table
 
 __all__ = [
     "HttpServerHandle",
@@ -33,17 +33,20 @@ __all__ = [
     "serve_stdio",
 ]
 
-_LAZY = {
-    "build_server": ("or_magic.mcp._server", "build_server"),
-    "OrMagicServer": ("or_magic.mcp._server", "OrMagicServer"),
-    "serve_stdio": ("or_magic.mcp._stdio", "serve_stdio"),
-    "serve_http": ("or_magic.mcp._http", "serve_http"),
-    "serve_in_background": ("or_magic.mcp._http", "serve_in_background"),
-    "build_http_app": ("or_magic.mcp._http", "build_http_app"),
-    "HttpServerHandle": ("or_magic.mcp._http", "HttpServerHandle"),
-    "current": ("or_magic.mcp._http", "current"),
-    "main": ("or_magic.mcp.__main__", "main"),
-}
+_LAZY = lazy_table(
+    {
+        "or_magic.mcp._server": ("build_server", "OrMagicServer"),
+        "or_magic.mcp._stdio": ("serve_stdio",),
+        "or_magic.mcp._http": (
+            "serve_http",
+            "serve_in_background",
+            "build_http_app",
+            "HttpServerHandle",
+            "current",
+        ),
+        "or_magic.mcp.__main__": ("main",),
+    }
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .__main__ import main

@@ -44,9 +44,15 @@ INSTRUCTIONS = (
 
 @dataclass
 class CallRecord:
+    """One ``tools/call`` in flight (``started`` is ``time.monotonic()``)."""
+
     tool: str
     started: float
     request_id: Any = None
+
+    def elapsed_ms(self) -> float:
+        """Milliseconds since the call started, to 0.1 ms (what the call log records)."""
+        return round((time.monotonic() - self.started) * 1000, 1)
 
 
 @dataclass
@@ -152,10 +158,7 @@ class OrMagicServer(Server):
         except asyncio.CancelledError:
             self.stats.cancelled += 1
             log.log(
-                self.call_log_level,
-                "mcp.call.cancelled",
-                tool=name,
-                elapsed_ms=round((time.monotonic() - rec.started) * 1000, 1),
+                self.call_log_level, "mcp.call.cancelled", tool=name, elapsed_ms=rec.elapsed_ms()
             )
             raise
         except Exception as exc:  # call_tool never raises for a tool failure; belt and braces
@@ -177,7 +180,7 @@ class OrMagicServer(Server):
             tool=name,
             ok=not result.is_error,
             code=result.code,
-            latency_ms=round((time.monotonic() - rec.started) * 1000, 1),
+            latency_ms=rec.elapsed_ms(),
         )
         return self.adapt(name, result)
 

@@ -713,11 +713,7 @@ _AUDIO_FMT_BY_SUBTYPE = {
 
 def audio_fmt_from_mime(mime: str) -> str | None:
     """``input_audio.format`` word for an audio MIME type (``audio/mpeg`` -> ``mp3``) or None."""
-    base, _ = _split_mime(mime)
-    top, _, sub = base.partition("/")
-    if top not in ("audio", "application") or (top == "application" and sub != "ogg"):
-        return None
-    return _AUDIO_FMT_BY_SUBTYPE.get(sub)
+    return _format_word(mime, "audio", _AUDIO_FMT_BY_SUBTYPE)
 
 
 _VIDEO_FMT_BY_SUBTYPE = {
@@ -739,9 +735,16 @@ _VIDEO_FMT_BY_SUBTYPE = {
 
 def video_fmt_from_mime(mime: str) -> str | None:
     """Container word for a video MIME type (``video/quicktime`` -> ``mov``) or None."""
+    return _format_word(mime, "video", _VIDEO_FMT_BY_SUBTYPE)
+
+
+def _format_word(mime: str, kind: str, by_subtype: dict[str, str]) -> str | None:
+    """The format word ``by_subtype`` gives a MIME type's subtype, when the type is of ``kind``
+    (``kind_of_mime`` decides, so ``application/ogg`` is audio here as everywhere)."""
+    if kind_of_mime(mime) != kind:
+        return None
     base, _ = _split_mime(mime)
-    top, _, sub = base.partition("/")
-    return _VIDEO_FMT_BY_SUBTYPE.get(sub) if top == "video" else None
+    return by_subtype.get(base.partition("/")[2])
 
 
 def kind_of_mime(mime: str) -> str | None:

@@ -1,4 +1,4 @@
-"""Pieces shared by the benchmarks that run the double in a subprocess and sample RSS."""
+"""Pieces shared by the benchmarks: timing calls, sampling RSS, the double in a subprocess."""
 
 from __future__ import annotations
 
@@ -6,9 +6,20 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def times_ms(fn: Callable[[int], object], n: int) -> list[float]:
+    """The wall time of each call ``fn(i)``, ``i`` in ``range(n)``, in milliseconds."""
+    out = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        fn(i)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
 
 
 class PeakRSS:

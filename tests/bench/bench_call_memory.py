@@ -13,17 +13,16 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-def _time(n: int, fn) -> list[float]:
-    out = []
-    for i in range(n):
-        t0 = time.perf_counter()
-        fn(i)
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
+from tests.bench._common import times_ms  # noqa: E402
 
 
 def main() -> None:
@@ -43,15 +42,15 @@ def main() -> None:
 
     chat(-1)  # warm up: double, client, catalogue-free path
     os.environ["OR_MAGIC_LOG"] = "0"
-    off = _time(n, chat)
+    off = times_ms(chat, n)
     del os.environ["OR_MAGIC_LOG"]
-    on = _time(n, chat)
+    on = times_ms(chat, n)
     t0 = time.perf_counter()
     calllog.flush_all(60)
     flush_ms = (time.perf_counter() - t0) * 1000
     with call_options(cache="on"):
         chat(10**6)
-        hits = _time(n, lambda i: chat(10**6))
+        hits = times_ms(lambda i: chat(10**6), n)
 
     def show(label: str, xs: list[float]) -> None:
         print(

@@ -23,12 +23,13 @@ import argparse
 import io
 import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from tests.bench._common import times_ms  # noqa: E402
 
 SHARP_MS = 22.5
 SIZE = (4240, 2832)
@@ -123,12 +124,7 @@ def run_sharp(sharp_dir: Path, data: bytes, iterations: int) -> tuple[list[float
 def measure(fn, data: bytes, iterations: int, warmup: int = 3) -> list[float]:
     for _ in range(warmup):
         fn(data)
-    times = []
-    for _ in range(iterations):
-        t0 = time.perf_counter()
-        fn(data)
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return times
+    return times_ms(lambda _i: fn(data), iterations)
 
 
 def main(argv: list[str] | None = None) -> int:

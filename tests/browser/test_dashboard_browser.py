@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import clean_environ, jupyter_dirs
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM = os.environ.get("OR_MAGIC_CHROMIUM", "/usr/bin/chromium")
@@ -99,22 +101,13 @@ def jupyter_lab(tmp_path: Path):
     (tracker / "tracker.jupyterlab-settings").write_text(
         json.dumps({"autoStartDefaultKernel": True, "windowingMode": "none"})
     )  # windowing off: every cell's output stays in the DOM for the assertions
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENROUTER_", "OR_MAGIC_", "JUPYTER")) and k != "DEFAULT_MODEL"
-    }
-    env.update(
+    env = clean_environ(
+        "JUPYTER",
         OPENROUTER_OUTPUT_DIR=str(root),
         OR_MAGIC_STATE_DIR=str(state / "or_magic"),
-        IPYTHONDIR=str(state / "ipython"),
-        MPLCONFIGDIR=str(state / "mpl"),
-        JUPYTER_CONFIG_DIR=str(state / "jupyter-config"),
-        JUPYTER_DATA_DIR=str(state / "jupyter-data"),
-        JUPYTER_RUNTIME_DIR=str(state / "jupyter-runtime"),
+        **jupyter_dirs(state),
         JUPYTERLAB_SETTINGS_DIR=str(state / "lab-settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(state / "lab-workspaces"),
-        JUPYTER_PLATFORM_DIRS="1",
         PYTHONDONTWRITEBYTECODE="1",
     )
     token = secrets.token_hex(16)
@@ -190,17 +183,11 @@ def test_dashboard_image_and_audio_in_chromium(jupyter_lab, tmp_path: Path) -> N
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,  # Playwright adds a fresh temporary --user-data-dir itself
-        )
+        browser = _launch(pw)
         try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            page = context.new_page()
+            page = _new_page(browser)
             console: list[str] = []
             page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-            page.set_default_timeout(30_000)
             report: dict = {}
             try:
                 _drive(page, base, token, shot, expect, report)
@@ -217,9 +204,20 @@ def test_dashboard_image_and_audio_in_chromium(jupyter_lab, tmp_path: Path) -> N
             browser.close()
 
 
-def _drive(page, base: str, token: str, shot, expect, report: dict) -> None:
-    page.goto(f"{base}/lab/tree/dashboard.ipynb?token={token}", wait_until="domcontentloaded")
-    # The notebook is open and its kernel is idle.
+def _launch(pw):
+    """Debian's Chromium, headless (Playwright adds a fresh temporary --user-data-dir itself)."""
+    return pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+def _new_page(browser):
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.set_default_timeout(30_000)
+    return page
+
+
+def _open_notebook(page, base: str, token: str, name: str) -> None:
+    """Open ``name`` in JupyterLab and wait until its kernel is idle."""
+    page.goto(f"{base}/lab/tree/{name}?token={token}", wait_until="domcontentloaded")
     page.locator(".jp-NotebookPanel .jp-Notebook").first.wait_for(timeout=60_000)
     # JupyterLab may ask which kernel to use even though the notebook names one: accept it.
     accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
@@ -228,11 +226,18 @@ def _drive(page, base: str, token: str, shot, expect, report: dict) -> None:
         accept.click()
     idle = page.locator(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']")
     idle.first.wait_for(timeout=60_000)
-    shot(page, "01-notebook-open")
 
-    # Run > Run All Cells
+
+def _run_all_cells(page) -> None:
+    """Run > Run All Cells (returns at once; the cells run on)."""
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+
+def _drive(page, base: str, token: str, shot, expect, report: dict) -> None:
+    _open_notebook(page, base, token, "dashboard.ipynb")
+    shot(page, "01-notebook-open")
+    _run_all_cells(page)
     dash = page.locator(".or-magic-dashboard.or-magic-ready")
     dash.wait_for(timeout=60_000)
     expect(page.locator(".or-magic-offline-badge")).to_contain_text("offline")
@@ -302,22 +307,11 @@ def test_quickstart_magics_render_in_jupyterlab(jupyter_lab) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     base, token = jupyter_lab["base"], jupyter_lab["token"]
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = _launch(pw)
         try:
-            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-            page.set_default_timeout(30_000)
-            page.goto(
-                f"{base}/lab/tree/quickstart.ipynb?token={token}", wait_until="domcontentloaded"
-            )
-            page.locator(".jp-NotebookPanel .jp-Notebook").first.wait_for(timeout=60_000)
-            accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
-            with contextlib.suppress(Exception):
-                accept.wait_for(state="visible", timeout=2_000)
-                accept.click()
-            idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
-            idle.first.wait_for(timeout=60_000)
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            page = _new_page(browser)
+            _open_notebook(page, base, token, "quickstart.ipynb")
+            _run_all_cells(page)
             # Done when every code cell shows an execution count (none still "[*]").
             page.wait_for_function(
                 """() => {

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from or_magic.double import Fault, OpenRouterDouble
-from tests.conftest import import_jupyter_stack
+from tests.conftest import clean_environ, import_jupyter_stack
 
 nbformat: Any = None
 nbclient: Any = None
@@ -46,22 +46,16 @@ def double():
 
 
 def kernel_env(double: OpenRouterDouble, tmp_path: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENROUTER_", "OR_MAGIC_")) and k != "DEFAULT_MODEL"
-    }
-    env.update(
+    return clean_environ(
         OPENROUTER_BASE_URL=double.base_url,
         OPENROUTER_API_KEY=ENV_KEY,
         OR_MAGIC_NB_PROMPT_KEY=PROMPT_KEY,
         OR_MAGIC_STATE_DIR=str(tmp_path / "state"),
         OPENROUTER_VIDEO_POLL_INTERVAL_MS="50",
         PYTHONPATH=os.pathsep.join(
-            [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")]
+            [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]
         ),
     )
-    return env
 
 
 def outputs_of(cell: dict[str, Any]) -> list[dict[str, Any]]:

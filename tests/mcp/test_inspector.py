@@ -7,7 +7,6 @@ on Node 20 silently resolves to an old 0.x inspector.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from or_magic.tools.registry import all_tools
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, clean_environ
 
 INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
 REPO = Path(__file__).resolve().parents[2]
@@ -29,11 +28,7 @@ pytestmark = [
 
 
 def inspector(double, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENROUTER_", "OR_MAGIC_")) and k != "DEFAULT_MODEL"
-    }
+    env = clean_environ()
     server_env = {
         "OPENROUTER_BASE_URL": double.base_url,
         "OPENROUTER_API_KEY": TEST_KEY,
@@ -58,6 +53,15 @@ def inspector(double, tmp_path: Path, *args: str) -> subprocess.CompletedProcess
         *args,
     ]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+
+
+def inspector_call(
+    double, tmp_path: Path, tool: str, *tool_args: str
+) -> subprocess.CompletedProcess:
+    """``tools/call`` of ``tool`` with ``key=value`` arguments, through the Inspector CLI."""
+    return inspector(
+        double, tmp_path, "--method", "tools/call", "--tool-name", tool, "--tool-arg", *tool_args
+    )
 
 
 def parse(out: str) -> dict:
@@ -91,14 +95,10 @@ def test_inspector_strict_schema_check_passes(double, tmp_path):
 
 
 def test_inspector_calls_a_tool(double, tmp_path):
-    r = inspector(
+    r = inspector_call(
         double,
         tmp_path,
-        "--method",
-        "tools/call",
-        "--tool-name",
         "chat_completion",
-        "--tool-arg",
         "prompt=hello from the inspector",
         "model=openai/gpt-4o-mini",
     )
@@ -111,16 +111,7 @@ def test_inspector_calls_a_tool(double, tmp_path):
 
 
 def test_inspector_sees_a_coded_error(double, tmp_path):
-    r = inspector(
-        double,
-        tmp_path,
-        "--method",
-        "tools/call",
-        "--tool-name",
-        "get_model_info",
-        "--tool-arg",
-        "model=nope/missing",
-    )
+    r = inspector_call(double, tmp_path, "get_model_info", "model=nope/missing")
     assert r.returncode == 5, (r.returncode, r.stderr[-2000:])  # the inspector's "isError" exit
     res = parse(r.stdout)["result"]
     assert res["isError"] is True and res["_meta"]["code"] == "MODEL_NOT_FOUND"
@@ -140,7 +131,7 @@ def test_inspector_over_streamable_http_with_the_token(double, tmp_path):
     p = spawn(["--http", "--port", "0"], env)
     try:
         url, _ = _wait_for_url(p)
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("OPENROUTER_")}
+        clean = clean_environ()
         base = ["npx", "-y", INSPECTOR, "--cli", url, "--format", "json"]
         call = [
             "--method",

@@ -52,6 +52,14 @@ def text_of(r) -> str:
     return "\n".join(getattr(c, "text", "") for c in r.content if c.type == "text")
 
 
+def inline_media(r, kind: str) -> Any:
+    """The one ``image`` or ``audio`` block of a successful result, its type a ``kind/...`` one."""
+    assert not r.is_error, text_of(r)
+    (block,) = [b for b in r.content if b.type == kind]
+    assert block.mime_type.startswith(f"{kind}/")
+    return block
+
+
 # ---- test-only tools ----------------------------------------------------------------------------
 
 CANCELLED: list[str] = []
@@ -664,9 +672,7 @@ async def test_image_generation_inline_or_saved(double, mode):
     need("generate_image")
     async with Client(build(), mode=mode) as c:
         r = await c.call_tool("generate_image", {"prompt": "a red fox"})
-        assert not r.is_error, text_of(r)
-        (img,) = [b for b in r.content if b.type == "image"]
-        assert img.mime_type.startswith("image/") and len(img.data) > 100
+        assert len(inline_media(r, "image").data) > 100
         assert "save_path" not in meta_of(r)
         r = await c.call_tool("generate_image", {"prompt": "a red fox", "save_path": "fox.png"})
         assert not r.is_error, text_of(r)
@@ -680,9 +686,7 @@ async def test_speech_is_an_audio_block(double, mode):
     need("text_to_speech")
     async with Client(build(), mode=mode) as c:
         r = await c.call_tool("text_to_speech", {"input": "hello there"})
-    assert not r.is_error, text_of(r)
-    (aud,) = [b for b in r.content if b.type == "audio"]
-    assert aud.mime_type.startswith("audio/")
+    inline_media(r, "audio")
 
 
 # ---- compatibility with the Node server's newest surface (tool-surface.md §2) ----------------

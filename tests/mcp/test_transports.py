@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
 import subprocess
@@ -19,7 +18,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from or_magic.double import Fault
-from tests.conftest import TEST_KEY, default_sigint, run_python
+from tests.conftest import TEST_KEY, clean_environ, default_sigint, run_python
 from tests.mcp._helpers import initialize_request
 
 pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore::mcp.MCPDeprecationWarning")]
@@ -31,14 +30,8 @@ INIT = initialize_request("raw")
 
 def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """A clean environment for a server process (no OPENROUTER_* from the developer's shell)."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENROUTER_", "OR_MAGIC_")) and k != "DEFAULT_MODEL"
-    }
-    env["OR_MAGIC_STATE_DIR"] = str(tmp_path / "state")
-    env["PYTHONPATH"] = str(REPO)
-    env.update(extra)
+    env = clean_environ(OR_MAGIC_STATE_DIR=str(tmp_path / "state"), PYTHONPATH=str(REPO))
+    env.update(extra)  # a test's own values win
     return env
 
 

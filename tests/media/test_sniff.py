@@ -10,6 +10,7 @@ import pytest
 from or_magic.errors import ErrorCode, ToolError
 from or_magic.media.audio import wrap_pcm16_wav
 from or_magic.media.sniff import (
+    AUDIO_FORMATS,
     HEAD_BYTES,
     audio_fmt_from_mime,
     describe,
@@ -393,20 +394,22 @@ def test_audio_fmt_tables() -> None:
         assert audio_fmt_from_mime(mime) == fmt, mime
     assert audio_fmt_from_mime("video/mp4") is None
     assert audio_fmt_from_mime("audio/x-unknown") is None
-    for fmt, mime in {
-        "wav": "audio/wav",
-        "mp3": "audio/mpeg",
-        "aiff": "audio/aiff",
-        "aac": "audio/aac",
-        "ogg": "audio/ogg",
-        "flac": "audio/flac",
-        "m4a": "audio/mp4",
-        "pcm16": "audio/pcm",
-    }.items():
-        assert mime_for_audio_fmt(fmt) == mime
     assert video_fmt_from_mime("video/quicktime") == "mov"
     assert video_fmt_from_mime("video/x-m4v") == "mp4"
     assert video_fmt_from_mime("audio/mp4") is None
     assert kind_of_mime("image/png; x=1") == "image"
     assert kind_of_mime("application/ogg") == "audio"
     assert kind_of_mime("text/html") is None
+
+
+def test_mime_for_audio_fmt() -> None:
+    # audio/<word>, but for the words whose registered type has another name
+    renamed = {"mp3": "audio/mpeg", "m4a": "audio/mp4", "pcm16": "audio/pcm", "pcm24": "audio/pcm"}
+    for fmt, mime in renamed.items():
+        assert mime_for_audio_fmt(fmt) == mime
+    for fmt in AUDIO_FORMATS:
+        assert mime_for_audio_fmt(fmt) == renamed.get(fmt, f"audio/{fmt}"), fmt
+        # and the type reads back as the same word: a clip labelled here is recognised again
+        assert audio_fmt_from_mime(mime_for_audio_fmt(fmt)) == fmt, fmt
+    assert mime_for_audio_fmt(" WAV ") == "audio/wav"
+    assert mime_for_audio_fmt("x-new") == "audio/x-new"

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import clean_environ
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
 ARTIFACTS = ROOT / "test-artifacts" / "notebooks"
@@ -119,12 +121,7 @@ def kernel_spec_manager(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _kernel_env(work: Path, state: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENROUTER_", "OR_MAGIC_")) and k != "DEFAULT_MODEL"
-    }
-    env.update(
+    return clean_environ(
         OPENROUTER_OUTPUT_DIR=str(work),
         OR_MAGIC_STATE_DIR=str(state),
         OR_MAGIC_MCP_TOKEN=MCP_TOKEN,
@@ -136,7 +133,6 @@ def _kernel_env(work: Path, state: Path) -> dict[str, str]:
         # would only make CI wait.
         OPENROUTER_VIDEO_POLL_INTERVAL_MS="1000",
     )
-    return env
 
 
 def _registered_tools() -> set[str]:
