@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _media
+from ._http import ApiError, bad_request
 from ._schema import instance_for
 from .catalog import EXTENDED_ASPECT_RATIOS, IMAGE_ASPECT_RATIOS, is_audio_chat_model
 from .faults import OFFLINE_PROVIDER, error_body
@@ -21,20 +22,6 @@ from .faults import OFFLINE_PROVIDER, error_body
 OFFLINE_NOTE = "This is the or_magic offline double, not a real model; set OPENROUTER_API_KEY for real answers."
 IMAGE_TOKENS = 1290
 MEDIA_PROMPT_TOKENS = {"image_url": 258, "input_image": 258}
-
-
-class ApiError(Exception):
-    """An HTTP error answer (status + JSON body) raised from inside a handler."""
-
-    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
-        super().__init__(status)
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
-
-
-def bad_request(message: str, **kw: Any) -> ApiError:
-    return ApiError(400, error_body(400, message, **kw))
 
 
 @dataclass

@@ -229,13 +229,11 @@ class OpenRouterDouble:
 
     def revoke(self, key: str) -> None:
         """From now on ``key`` gets 401 "User not found." everywhere (incl. ``/key``)."""
-        with self.app.lock:
-            self.app.revoked.add(key)
+        self.app.account_api.revoke(key)
 
     def set_key_info(self, key: str, **fields: Any) -> None:
         """Override fields of ``GET /key`` for ``key`` (e.g. ``limit_remaining=0.01``)."""
-        with self.app.lock:
-            self.app.key_overrides.setdefault(key, {}).update(fields)
+        self.app.account_api.override(key, fields)
 
     def script_video(self, statuses: list[str], error: str | None = None) -> None:
         """The next submitted video job walks through ``statuses`` (one per poll) instead.
@@ -247,13 +245,11 @@ class OpenRouterDouble:
         """
         if not statuses:
             raise ValueError("statuses must not be empty")
-        self.app.script_video(statuses, error)
+        self.app.video_api.script(statuses, error)
 
     def video_job(self, job_id: str) -> dict[str, Any] | None:
         """The double's view of a video job (status, polls, script), or None."""
-        with self.app.lock:
-            job = self.app.jobs.get(job_id)
-            return None if job is None else dict(vars(job))
+        return self.app.video_api.job(job_id)
 
     def __repr__(self) -> str:
         where = self.base_url if self._bound_port is not None else "not started"
