@@ -71,18 +71,21 @@ def echo_of(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+#: What the answer calls a media part of each type (any other type by its own name); the plural
+#: adds an "s".
+MEDIA_NOUNS = {
+    "image_url": "image",
+    "input_image": "image",
+    "input_audio": "audio clip",
+    "audio_url": "audio clip",
+    "video_url": "video",
+    "input_video": "video",
+}
+
+
 def describe_media(media: list[dict[str, Any]]) -> str:
     """``1 image (image/jpeg, 34567 bytes), 1 audio clip (wav, 1234 bytes)``."""
     groups: dict[str, list[str]] = {}
-    names = {
-        "image_url": ("image", "images"),
-        "input_image": ("image", "images"),
-        "input_audio": ("audio clip", "audio clips"),
-        "audio_url": ("audio clip", "audio clips"),
-        "video_url": ("video", "videos"),
-        "input_video": ("video", "videos"),
-        "file": ("file", "files"),
-    }
     for m in media:
         kind = m["type"]
         if m.get("url"):
@@ -95,9 +98,9 @@ def describe_media(media: list[dict[str, Any]]) -> str:
         groups.setdefault(kind, []).append(detail)
     parts = []
     for kind, details in groups.items():
-        one, many = names.get(kind, (kind, kind + "s"))
+        noun = MEDIA_NOUNS.get(kind, kind)
         n = len(details)
-        parts.append(f"{n} {one if n == 1 else many} ({'; '.join(details)})")
+        parts.append(f"{n} {noun if n == 1 else noun + 's'} ({'; '.join(details)})")
     return ", ".join(parts)
 
 
