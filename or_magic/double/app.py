@@ -192,15 +192,35 @@ class DoubleApp:
     # ---- ASGI entry ------------------------------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                msg = await receive()
-                if msg["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif msg["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await _lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
+        read = await self._read_request(scope, receive, send)
+        if read is None:
+            return  # the client went away, or a BodyCutoff dropped the connection
+        req, path, bad_json = read
+        fault: Fault | None = None
+        try:
+            resp, fault = await self._handle(req, path, bad_json)
+        except ApiError as e:
+            resp = json_resp(e.body, e.status, e.headers)
+        except Exception as e:  # a bug in the double: answer like OpenRouter's masked 500
+            log.exception("or_magic double: unhandled error on %s %s", req.method, scope["path"])
+            resp = error_resp(500, f"Internal Server Error (offline double: {type(e).__name__})")
+        if resp.fault is not None:
+            fault = resp.fault
+        req.record.status = 0 if resp.drop else resp.status
+        await send_response(resp, fault, send, receive)
+
+    async def _read_request(
+        self, scope: dict[str, Any], receive: Receive, send: Send
+    ) -> tuple[Req, str | None, bool] | None:
+        """``(request, path below PREFIX or None, body was not JSON)``, logged in ``requests``.
+
+        The body is hashed and parsed as it arrives and never kept whole; ``None`` when the
+        client disconnected first or a ``BodyCutoff`` cut the upload.
+        """
         method = scope["method"]
         full_path = scope["path"]
         headers: dict[str, str] = {}
@@ -216,14 +236,14 @@ class DoubleApp:
         while True:
             msg = await receive()
             if msg["type"] == "http.disconnect":
-                return
+                return None
             chunk = msg.get("body", b"")
             if chunk:
                 buf += chunk
                 hasher.update(chunk)
             if cutoff is not None and len(buf) > cutoff.after_bytes:
                 await self.cut_body(method, full_path, headers, query, len(buf), send, receive)
-                return
+                return None
             if not msg.get("more_body"):
                 break
         size = len(buf)
@@ -249,19 +269,7 @@ class DoubleApp:
         with self.lock:
             self.requests.append(record)
         req = Req(method, path or full_path, query, headers, parsed, hasher.hexdigest(), record)
-
-        fault: Fault | None = None
-        try:
-            resp, fault = await self._handle(req, path, bad_json)
-        except ApiError as e:
-            resp = json_resp(e.body, e.status, e.headers)
-        except Exception as e:  # a bug in the double: answer like OpenRouter's masked 500
-            log.exception("or_magic double: unhandled error on %s %s", method, full_path)
-            resp = error_resp(500, f"Internal Server Error (offline double: {type(e).__name__})")
-        if resp.fault is not None:
-            fault = resp.fault
-        record.status = 0 if resp.drop else resp.status
-        await send_response(resp, fault, send, receive)
+        return req, path, bad_json
 
     async def _handle(
         self, req: Req, path: str | None, bad_json: bool
@@ -323,3 +331,14 @@ class DoubleApp:
         if self.account_api.is_revoked(key) or (valid is not None and key not in valid):
             return error_resp(401, "User not found.")
         return None
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """Acknowledge startup and shutdown (the double has nothing to set up)."""
+    while True:
+        msg = await receive()
+        if msg["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif msg["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
