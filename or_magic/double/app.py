@@ -74,6 +74,9 @@ _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 @dataclass
 class DoubleConfig:
+    """How the double behaves. Read on every request, so ``OpenRouterDouble``'s live settings
+    (``crlf``, ``valid_keys``, ...) change a running double at once."""
+
     valid_keys: set[str] | None = None
     require_auth: bool = True
     video_polls_to_complete: int = 2
