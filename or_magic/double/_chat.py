@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _media
+from ._http import ApiError, bad_request
 from ._schema import instance_for
 from .catalog import EXTENDED_ASPECT_RATIOS, IMAGE_ASPECT_RATIOS, is_audio_chat_model
 from .faults import OFFLINE_PROVIDER, error_body
@@ -21,20 +22,6 @@ from .faults import OFFLINE_PROVIDER, error_body
 OFFLINE_NOTE = "This is the or_magic offline double, not a real model; set OPENROUTER_API_KEY for real answers."
 IMAGE_TOKENS = 1290
 MEDIA_PROMPT_TOKENS = {"image_url": 258, "input_image": 258}
-
-
-class ApiError(Exception):
-    """An HTTP error answer (status + JSON body) raised from inside a handler."""
-
-    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
-        super().__init__(status)
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
-
-
-def bad_request(message: str, **kw: Any) -> ApiError:
-    return ApiError(400, error_body(400, message, **kw))
 
 
 @dataclass
@@ -84,18 +71,21 @@ def echo_of(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+#: What the answer calls a media part of each type (any other type by its own name); the plural
+#: adds an "s".
+MEDIA_NOUNS = {
+    "image_url": "image",
+    "input_image": "image",
+    "input_audio": "audio clip",
+    "audio_url": "audio clip",
+    "video_url": "video",
+    "input_video": "video",
+}
+
+
 def describe_media(media: list[dict[str, Any]]) -> str:
     """``1 image (image/jpeg, 34567 bytes), 1 audio clip (wav, 1234 bytes)``."""
     groups: dict[str, list[str]] = {}
-    names = {
-        "image_url": ("image", "images"),
-        "input_image": ("image", "images"),
-        "input_audio": ("audio clip", "audio clips"),
-        "audio_url": ("audio clip", "audio clips"),
-        "video_url": ("video", "videos"),
-        "input_video": ("video", "videos"),
-        "file": ("file", "files"),
-    }
     for m in media:
         kind = m["type"]
         if m.get("url"):
@@ -108,9 +98,9 @@ def describe_media(media: list[dict[str, Any]]) -> str:
         groups.setdefault(kind, []).append(detail)
     parts = []
     for kind, details in groups.items():
-        one, many = names.get(kind, (kind, kind + "s"))
+        noun = MEDIA_NOUNS.get(kind, kind)
         n = len(details)
-        parts.append(f"{n} {one if n == 1 else many} ({'; '.join(details)})")
+        parts.append(f"{n} {noun if n == 1 else noun + 's'} ({'; '.join(details)})")
     return ", ".join(parts)
 
 

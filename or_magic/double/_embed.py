@@ -15,7 +15,7 @@ import re
 import struct
 from typing import Any
 
-from ._chat import bad_request
+from ._http import bad_request
 
 DEFAULT_DIMENSIONS = 1536
 MAX_DIMENSIONS = 4096

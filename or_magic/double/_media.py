@@ -344,20 +344,6 @@ def decode_b64(s: str) -> bytes:
 
 # ---- media parts of request bodies -------------------------------------------------------------
 
-AUDIO_FORMAT_MIME = {
-    "wav": "audio/wav",
-    "mp3": "audio/mpeg",
-    "aiff": "audio/aiff",
-    "aac": "audio/aac",
-    "ogg": "audio/ogg",
-    "flac": "audio/flac",
-    "m4a": "audio/mp4",
-    "mp4": "audio/mp4",
-    "webm": "audio/webm",
-    "opus": "audio/opus",
-    "pcm16": "audio/pcm",
-    "pcm24": "audio/pcm",
-}
 _PAYLOAD_KEY = {
     "image_url": "image_url",
     "input_image": "image_url",
@@ -386,10 +372,13 @@ def _url_entry(kind: str, url: Any, extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def _audio_entry(payload: dict[str, Any], kind: str = "input_audio") -> dict[str, Any]:
+    # the format word's MIME type is API vocabulary the client knows too: one table for both
+    from ..media.sniff import mime_for_audio_fmt
+
     fmt = payload.get("format")
     entry: dict[str, Any] = {
         "type": kind,
-        "mime": AUDIO_FORMAT_MIME.get(fmt, f"audio/{fmt}") if isinstance(fmt, str) else None,
+        "mime": mime_for_audio_fmt(fmt) if isinstance(fmt, str) else None,
         "size": None,
         "url": None,
         "sniffed": None,

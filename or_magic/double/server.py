@@ -10,10 +10,56 @@ import asyncio
 import socket
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar, overload
 
 from .app import DoubleApp, DoubleConfig
 from .faults import Fault, RecordedRequest
+
+_T = TypeVar("_T")
+
+
+class _LiveSetting(Generic[_T]):
+    """A ``DoubleConfig`` field shown as an ``OpenRouterDouble`` attribute.
+
+    The app reads its config on every request, so setting one on a running double takes effect
+    at once; ``coerce`` checks and normalises what is set (a bad value raises, nothing changes).
+    """
+
+    def __init__(self, coerce: Callable[[Any], _T]) -> None:
+        self.coerce = coerce
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> _LiveSetting[_T]: ...
+    @overload
+    def __get__(self, obj: OpenRouterDouble, objtype: type | None = None) -> _T: ...
+    def __get__(self, obj: OpenRouterDouble | None, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return getattr(obj.app.config, self.name)
+
+    def __set__(self, obj: OpenRouterDouble, value: Any) -> None:
+        setattr(obj.app.config, self.name, self.coerce(value))
+
+
+def _video_size(n: int | None) -> int | None:
+    """``n`` when the clip can be padded to it (``None``: serve the clip as shipped)."""
+    if n is None:
+        return None
+    from ._media import asset_bytes
+
+    floor = len(asset_bytes("clip.mp4"))
+    if n != floor and n < floor + 8:
+        raise ValueError(f"video_content_bytes must be {floor} or at least {floor + 8}")
+    return n
+
+
+def _key_set(keys: set[str] | None) -> set[str] | None:
+    """A copy of the accepted keys (``None``: any non-empty key)."""
+    return set(keys) if keys is not None else None
 
 
 class OpenRouterDouble:
@@ -35,14 +81,12 @@ class OpenRouterDouble:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        if video_content_bytes is not None:
-            _check_video_size(video_content_bytes)
         self.app = DoubleApp(
             DoubleConfig(
-                valid_keys=set(valid_keys) if valid_keys is not None else None,
+                valid_keys=_key_set(valid_keys),
                 require_auth=require_auth,
                 video_polls_to_complete=video_polls_to_complete,
-                video_content_bytes=video_content_bytes,
+                video_content_bytes=_video_size(video_content_bytes),
                 crlf=crlf,
                 keepalive_comments=keepalive_comments,
             )
@@ -159,47 +203,11 @@ class OpenRouterDouble:
         return self.url + "/api/v1"
 
     # ---- live settings (read per request, so tests may flip them on a running double) -------
-    @property
-    def crlf(self) -> bool:
-        return self.app.config.crlf
-
-    @crlf.setter
-    def crlf(self, value: bool) -> None:
-        self.app.config.crlf = bool(value)
-
-    @property
-    def keepalive_comments(self) -> bool:
-        return self.app.config.keepalive_comments
-
-    @keepalive_comments.setter
-    def keepalive_comments(self, value: bool) -> None:
-        self.app.config.keepalive_comments = bool(value)
-
-    @property
-    def video_polls_to_complete(self) -> int:
-        return self.app.config.video_polls_to_complete
-
-    @video_polls_to_complete.setter
-    def video_polls_to_complete(self, value: int) -> None:
-        self.app.config.video_polls_to_complete = int(value)
-
-    @property
-    def video_content_bytes(self) -> int | None:
-        return self.app.config.video_content_bytes
-
-    @video_content_bytes.setter
-    def video_content_bytes(self, value: int | None) -> None:
-        if value is not None:
-            _check_video_size(value)
-        self.app.config.video_content_bytes = value
-
-    @property
-    def valid_keys(self) -> set[str] | None:
-        return self.app.config.valid_keys
-
-    @valid_keys.setter
-    def valid_keys(self, value: set[str] | None) -> None:
-        self.app.config.valid_keys = set(value) if value is not None else None
+    crlf = _LiveSetting(bool)
+    keepalive_comments = _LiveSetting(bool)
+    video_polls_to_complete = _LiveSetting(int)
+    video_content_bytes = _LiveSetting(_video_size)
+    valid_keys = _LiveSetting(_key_set)
 
     # ---- test controls ----------------------------------------------------------------------
     @property
@@ -229,13 +237,11 @@ class OpenRouterDouble:
 
     def revoke(self, key: str) -> None:
         """From now on ``key`` gets 401 "User not found." everywhere (incl. ``/key``)."""
-        with self.app.lock:
-            self.app.revoked.add(key)
+        self.app.account_api.revoke(key)
 
     def set_key_info(self, key: str, **fields: Any) -> None:
         """Override fields of ``GET /key`` for ``key`` (e.g. ``limit_remaining=0.01``)."""
-        with self.app.lock:
-            self.app.key_overrides.setdefault(key, {}).update(fields)
+        self.app.account_api.override(key, fields)
 
     def script_video(self, statuses: list[str], error: str | None = None) -> None:
         """The next submitted video job walks through ``statuses`` (one per poll) instead.
@@ -247,25 +253,15 @@ class OpenRouterDouble:
         """
         if not statuses:
             raise ValueError("statuses must not be empty")
-        self.app.script_video(statuses, error)
+        self.app.video_api.script(statuses, error)
 
     def video_job(self, job_id: str) -> dict[str, Any] | None:
         """The double's view of a video job (status, polls, script), or None."""
-        with self.app.lock:
-            job = self.app.jobs.get(job_id)
-            return None if job is None else dict(vars(job))
+        return self.app.video_api.job(job_id)
 
     def __repr__(self) -> str:
         where = self.base_url if self._bound_port is not None else "not started"
         return f"OpenRouterDouble({where})"
-
-
-def _check_video_size(n: int) -> None:
-    from ._media import asset_bytes
-
-    floor = len(asset_bytes("clip.mp4"))
-    if n != floor and n < floor + 8:
-        raise ValueError(f"video_content_bytes must be {floor} or at least {floor + 8}")
 
 
 _offline: OpenRouterDouble | None = None

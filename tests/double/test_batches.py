@@ -87,7 +87,7 @@ def test_embedding_results_are_deterministic_and_similar_texts_are_near(sdk):
         return sum(x * y for x, y in zip(a, b, strict=True))
 
     assert cos(vecs[0], vecs[1]) > cos(vecs[0], vecs[2])
-    from or_magic.double._batches import embed_text
+    from or_magic.double.endpoints.batches import embed_text
 
     assert embed_text("red apple pie") == vecs[0]
 

@@ -29,10 +29,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import _embed
-from ._chat import ApiError, bad_request
-from .catalog import find_model
-from .faults import (
+from .. import _embed
+from .._http import ApiError, Req, Resp, bad_request, json_resp
+from ..catalog import find_model
+from ..faults import (
     BATCH_TERMINAL,
     ERROR_TYPES,
     OFFLINE_PROVIDER,
@@ -40,9 +40,10 @@ from .faults import (
     RecordedRequest,
     error_body,
 )
+from ._base import Endpoints, route
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .app import DoubleApp, Req, Resp
+    from ..app import DoubleApp
 
 ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings", "/v1/responses", "/v1/messages")
 SERVED_ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings")
@@ -125,11 +126,11 @@ class _Batch:
         }
 
 
-class BatchAPI:
-    """Batch state and handlers; mounted by ``DoubleApp`` (``routes()``), reset with it."""
+class BatchAPI(Endpoints):
+    """Batch state and handlers (behind their own lock: a batch runs chat requests itself)."""
 
     def __init__(self, app: DoubleApp) -> None:
-        self.app = app
+        super().__init__(app)
         self.lock = threading.Lock()
         self.reset()
 
@@ -148,19 +149,9 @@ class BatchAPI:
         with self.lock:
             return self.batches.get(batch_id)
 
-    def routes(self) -> list[tuple[str, re.Pattern[str], Any, bool]]:
-        return [
-            ("POST", re.compile(r"/batches"), self.create, True),
-            ("GET", re.compile(r"/batches"), self.list, True),
-            ("POST", re.compile(r"/batches/(?P<id>[^/]+)/cancel"), self.cancel, True),
-            ("GET", re.compile(r"/batches/(?P<id>[^/]+)"), self.retrieve, True),
-            ("DELETE", re.compile(r"/batches/(?P<id>[^/]+)"), self.delete, True),
-        ]
-
     # ---- handlers --------------------------------------------------------------------------------
+    @route("POST", r"/batches", auth=True)
     async def create(self, req: Req) -> Resp:
-        from .app import json_resp
-
         body = req.body()
         endpoint = body.get("endpoint")
         if endpoint not in ENDPOINTS:
@@ -208,9 +199,8 @@ class BatchAPI:
             self.batches[batch.id] = batch
         return json_resp(batch.view(with_results=True), 202)
 
+    @route("GET", r"/batches", auth=True)
     async def list(self, req: Req) -> Resp:
-        from .app import json_resp
-
         q = req.query
         try:
             limit = int(q.get("limit", "20"))
@@ -241,17 +231,15 @@ class BatchAPI:
             }
         )
 
+    @route("GET", r"/batches/(?P<id>[^/]+)", auth=True)
     async def retrieve(self, req: Req) -> Resp:
-        from .app import json_resp
-
         batch = self._own(req)
         if not batch.terminal:
             await self._advance(batch)
         return json_resp(batch.view(with_results=True))
 
+    @route("POST", r"/batches/(?P<id>[^/]+)/cancel", auth=True)
     async def cancel(self, req: Req) -> Resp:
-        from .app import json_resp
-
         batch = self._own(req)
         if batch.terminal:
             raise ApiError(409, error_body(409, f"Batch {batch.id} is already {batch.status}"))
@@ -259,9 +247,8 @@ class BatchAPI:
         batch.status = "cancelling"
         return json_resp(batch.view(with_results=True))
 
+    @route("DELETE", r"/batches/(?P<id>[^/]+)", auth=True)
     async def delete(self, req: Req) -> Resp:
-        from .app import json_resp
-
         batch = self._own(req)
         if not batch.terminal:
             raise ApiError(
@@ -343,11 +330,10 @@ class BatchAPI:
             return _ok_result(batch, pos, answer)
         body.pop("stream", None)
         try:
-            resp = await self.app.chat(self._sub_request(batch, body))
+            resp = await self.app.chat_api.chat(self._sub_request(batch, body))
         except ApiError as exc:
-            err = exc.body.get("error") if isinstance(exc.body, dict) else None
-            msg = err.get("message") if isinstance(err, dict) else "error"
-            return _error_result(batch, pos, str(msg), ERROR_TYPES.get(exc.status, "unmapped"))
+            msg = exc.message("error")
+            return _error_result(batch, pos, msg, ERROR_TYPES.get(exc.status, "unmapped"))
         if resp.status != 200 or resp.body is None:
             return _error_result(
                 batch,
@@ -358,8 +344,6 @@ class BatchAPI:
         return _ok_result(batch, pos, json.loads(resp.body))
 
     def _sub_request(self, batch: _Batch, body: dict[str, Any]) -> Req:
-        from .app import Req
-
         raw = json.dumps(body, sort_keys=True).encode()
         record = RecordedRequest(
             method="POST",
@@ -384,8 +368,7 @@ class BatchAPI:
         try:
             data, tokens = _embed.embed_body(body)
         except ApiError as exc:
-            err = exc.body.get("error") if isinstance(exc.body, dict) else None
-            return str(err.get("message") if isinstance(err, dict) else "invalid request")
+            return exc.message("invalid request")
         model = find_model(body.get("model"))
         price = float(((model or {}).get("pricing") or {}).get("prompt", "0") or 0)
         return {
