@@ -8,7 +8,6 @@ redactor knows, so a form it misses fails here. Keys are built at runtime.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import random
 import re
@@ -16,10 +15,10 @@ import urllib.parse
 
 import pytest
 
-from or_magic import log
 from or_magic.double import Fault
 from or_magic.redact import StreamScrubber, known_secrets, redact, scrub, scrub_value
 from or_magic.tools.api import call_tool
+from tests import test_trust_redaction
 from tests.conftest import TEST_KEY
 
 MODEL = "openai/gpt-4o-mini"
@@ -269,12 +268,7 @@ def _echo_text(key: str) -> str:
     )
 
 
-@pytest.fixture
-def log_buffer():
-    buf = io.StringIO()
-    previous = log.set_stream(buf)
-    yield buf
-    log.set_stream(previous)
+log_buffer = test_trust_redaction.log_buffer  # the fixture: log lines into a buffer
 
 
 @pytest.mark.anyio
