@@ -57,5 +57,9 @@ def _body(tools: tuple[str, ...], modules: tuple[str, ...]) -> None:
 
         for mod in modules:
             importlib.import_module(mod)
+        from .config import get_settings
+        from .redact import known_secrets, scrub
+
+        scrub("", known_secrets(get_settings().secrets()))  # the key's redaction regex, compiled
     except Exception:  # an optimisation only
         pass

@@ -1,8 +1,10 @@
 """Scrub secrets and bulky payloads out of any text that may be shown, logged or saved.
 
 Every error message, log line and result text passes through ``redact`` at the boundary. Known
-secrets (the API key, the MCP token) are replaced exactly; anything shaped like an OpenRouter key
-or a bearer token is replaced by pattern, and data URLs / long base64 runs are elided.
+secrets (the API key, the MCP token) are replaced wherever they appear, also encoded (base64 at any
+alignment, percent-encoded, JSON-escaped, hex: ``secret_forms``); anything shaped like an
+OpenRouter key or a bearer token is replaced by pattern, and data URLs / long base64 runs are
+elided.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import re
 import threading
 from typing import Any
+
+from .secret_forms import SecretMatcher, matcher_for
 
 _MAX_SCAN = 20_000  # cut before running regexes: no regex DoS on huge upstream bodies
 
@@ -41,10 +45,12 @@ def redact(text: object, *, limit: int | None = None, extra: list[str] | None = 
         s = s[:_MAX_SCAN]
         truncated = True
     with _lock:
-        known = sorted(_secrets, key=len, reverse=True)
-    for secret in [*known, *(extra or [])]:
-        if secret and secret in s:
-            s = s.replace(secret, "[REDACTED]")
+        known = set(_secrets)
+    known.update(e for e in (extra or []) if e)
+    m = matcher_for(known)
+    s = m.sub(s)
+    if truncated:  # the cut may fall inside an encoded key: drop a tail that could be its start
+        s = s[: m.partial_start(s)]
     s = _KEY_RE.sub("[REDACTED]", s)
     s = _GENERIC_KEY_RE.sub("[REDACTED]", s)
     s = _BEARER_RE.sub(r"\1[REDACTED]", s)
@@ -76,18 +82,17 @@ def known_secrets(extra: list[str] | None = None) -> list[str]:
 
 
 def scrub(text: str, secrets: list[str]) -> str:
-    """``text`` with every exact occurrence of ``secrets`` replaced (no patterns, no elision).
+    """``text`` with every occurrence of ``secrets`` replaced, plain or encoded (no patterns, no
+    elision).
 
     Successful answers go through this one, not ``redact``: a model's legitimate base64 or a
-    string that merely looks like a key must survive, the configured key must not.
+    string that merely looks like a key must survive, the configured key must not, also as its
+    base64, percent, JSON-escape or hex encoding (``secret_forms``).
     """
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, "[REDACTED]")
-    return text
+    return matcher_for(secrets).sub(text) if secrets else text
 
 
-def scrub_value(value: object, secrets: list[str], _depth: int = 0) -> object:
+def scrub_value(value: object, secrets: list[str]) -> object:
     """A JSON-like value with ``scrub`` applied to every string in it (keys included).
 
     Containers are rebuilt only when something changed, so an untouched result keeps its
@@ -95,21 +100,25 @@ def scrub_value(value: object, secrets: list[str], _depth: int = 0) -> object:
     """
     if not secrets:
         return value
+    return _scrub_in(value, matcher_for(secrets), 0)
+
+
+def _scrub_in(value: object, m: SecretMatcher, depth: int) -> object:
     if isinstance(value, str):
-        return scrub(value, secrets)
-    if _depth >= _MAX_DEPTH:
+        return m.sub(value)
+    if depth >= _MAX_DEPTH:
         return value
     if isinstance(value, dict):
         out = {}
         changed = False
         for k, v in value.items():
-            nk = scrub(k, secrets) if isinstance(k, str) else k
-            nv = scrub_value(v, secrets, _depth + 1)
+            nk = m.sub(k) if isinstance(k, str) else k
+            nv = _scrub_in(v, m, depth + 1)
             changed = changed or nk is not k or nv is not v
             out[nk] = nv
         return out if changed else value
     if isinstance(value, (list, tuple)):
-        items = [scrub_value(v, secrets, _depth + 1) for v in value]
+        items = [_scrub_in(v, m, depth + 1) for v in value]
         if all(a is b for a, b in zip(items, value, strict=True)):
             return value
         return tuple(items) if isinstance(value, tuple) else items
@@ -117,40 +126,29 @@ def scrub_value(value: object, secrets: list[str], _depth: int = 0) -> object:
 
 
 class StreamScrubber:
-    """Exact redaction for text that arrives in deltas, where a key may be split across them.
+    """Redaction for text that arrives in deltas, where a key (or its encoding) may be split.
 
-    ``feed`` returns what is safe to show now; it holds back the longest tail that is still the
-    start of a secret (at most ``len(secret) - 1`` characters) until the next delta settles it,
-    and ``flush`` releases the rest at the end of the stream.
+    ``feed`` returns what is safe to show now; it holds back the earliest tail that could still
+    grow into a form of a secret (at most the longest form's length minus one: a percent- or
+    ``\\u``-escaped key is several times the key) until the next delta settles it, and ``flush``
+    releases the rest at the end of the stream.
     """
 
     def __init__(self, secrets: list[str]) -> None:
-        self._secrets = [s for s in secrets if s]
+        self._matcher = matcher_for([s for s in secrets if s]) if any(secrets) else None
         self._held = ""
 
     def feed(self, delta: str) -> str:
-        if not self._secrets:
+        if self._matcher is None:
             return delta
-        buf = scrub(self._held + delta, self._secrets)
-        keep = self._prefix_tail(buf)
-        self._held = buf[len(buf) - keep :] if keep else ""
-        return buf[: len(buf) - keep]
+        buf = self._matcher.sub(self._held + delta)
+        cut = self._matcher.partial_start(buf)
+        self._held = buf[cut:]
+        return buf[:cut]
 
     def flush(self) -> str:
         out, self._held = self._held, ""
-        return scrub(out, self._secrets) if out else ""
-
-    def _prefix_tail(self, buf: str) -> int:
-        """Length of the longest suffix of ``buf`` that is a proper prefix of some secret."""
-        best = 0
-        for secret in self._secrets:
-            n = min(len(secret) - 1, len(buf))
-            while n > best:
-                if secret.startswith(buf[len(buf) - n :]):
-                    best = n
-                    break
-                n -= 1
-        return best
+        return self._matcher.sub(out) if out and self._matcher is not None else out
 
 
 def scrub_result(result: Any, secrets: list[str]) -> None:

@@ -93,6 +93,18 @@ def _first_existing_ancestor(p: str) -> str:
     return cur
 
 
+def _expand_home(s: str) -> str:
+    """``~`` / ``~user`` as a shell expands them: in a notebook ``~/x.png`` means the home
+    directory, not a folder named ``~`` under the root.
+
+    Only expanded, never trusted: the sandbox check that follows applies to the expanded path, so
+    a home outside the root is refused like any outside path (naming the expanded path), and it
+    works when the root contains it. As in a shell, ``~name`` for no such user stays literal (a
+    file called ``~draft.png``), and ``./~/x.png`` names a folder called ``~``.
+    """
+    return os.path.expanduser(s) if s.startswith("~") else s
+
+
 def _check_nul(s: str, label: str) -> None:
     if "\x00" in s:
         raise ToolError(
@@ -307,7 +319,8 @@ def _open_plain(real: str, s: str) -> tuple[int, os.stat_result]:
 def open_input(path: PathArg, settings: Settings, *, label: str = "path") -> InputFile:
     """Open an existing regular file inside the input sandbox, once, race-free.
 
-    Relative paths are taken from the sandbox root; ``~`` is not expanded. Containment is checked
+    Relative paths are taken from the sandbox root; ``~`` is the home directory (``_expand_home``:
+    then checked like any absolute path, so it must lie inside the root). Containment is checked
     on the realpath (symlinked files and parents included) *before* existence, so probing for
     files outside the root only ever says ``UNSAFE_PATH``. Then the real path is opened component
     by component from the root descriptor with ``O_NOFOLLOW``: if anything on the way was swapped
@@ -318,6 +331,7 @@ def open_input(path: PathArg, settings: Settings, *, label: str = "path") -> Inp
     _check_nul(s, label)
     if not s.strip():
         raise ToolError(ErrorCode.INVALID_INPUT, f"{label} is empty")
+    s = _expand_home(s)
     real, root_real = _input_real(s, settings, label)
     if root_real is None or not dirfd.DIR_FD_SUPPORTED:
         fd, st = _open_plain(real, s)
@@ -454,10 +468,11 @@ def resolve_output_path(
     """Where to write ``path``: real parent directory inside the output root, plus the file name.
 
     Creates the root and missing parent directories (only inside the root, race-free where
-    ``dir_fd`` is supported). Refuses traversal, absolute paths outside, symlinked parents, a
-    symlink as the final component, an existing directory, names and paths the filesystem would
-    refuse (``reserve`` bytes of the name are kept free for numbering / an extension fix) and an
-    unwritable directory: all before any request. The returned path may already exist as a
+    ``dir_fd`` is supported). ``~`` is the home directory (``_expand_home``), checked like any
+    path. Refuses traversal, absolute paths outside, symlinked parents, a symlink as the final
+    component, an existing directory, names and paths the filesystem would refuse (``reserve``
+    bytes of the name are kept free for numbering / an extension fix) and an unwritable
+    directory: all before any request. The returned path may already exist as a
     regular file: writers replace it atomically inside the verified directory (``atomic.py``,
     given ``output_sandbox_root``).
     """
@@ -467,6 +482,9 @@ def resolve_output_path(
         raise ToolError(ErrorCode.INVALID_INPUT, f"{label} is empty")
     if len(s) > 2 * _DEFAULT_PATH_MAX:  # before any path function walks a hostile string
         raise _shape_error(label, f"is too long ({len(s)} characters)", "path_too_long")
+    expanded = _expand_home(s)
+    said = label if expanded == s else f"{label} {_shown(expanded)}"  # a refusal: where "~" led
+    s = expanded
     name = os.path.basename(s)
     if not name or name in (".", "..") or s.endswith((os.sep, "/")):
         raise ToolError(
@@ -487,11 +505,11 @@ def resolve_output_path(
     candidate = s if os.path.isabs(s) else os.path.join(root_real, s)
     lexical = os.path.abspath(candidate)
     if not is_within(lexical, root_real):
-        raise _outside_output(label, s, root_real, symlink=False)
+        raise _outside_output(said, s, root_real, symlink=False)
     parent = os.path.dirname(lexical)
     anc_real = _realpath(_first_existing_ancestor(parent))
     if not is_within(anc_real, root_real) or not is_within(_realpath(parent), root_real):
-        raise _outside_output(label, s, root_real, symlink=True)
+        raise _outside_output(said, s, root_real, symlink=True)
     parent_real = _make_parent(parent, root_real, label, s)
     final = os.path.join(parent_real, os.path.basename(lexical))
     if final == root_real or _norm(final) == _norm(root_real):

@@ -35,7 +35,7 @@ from .common import (
     usage_meta,
 )
 from .enums import AUDIO_FORMATS, TTS_FORMATS
-from .saving import deliver_bytes, resolve_save
+from .saving import deliver_bytes, resolve_save, save_failure_code
 
 PCM_RATE = 24_000
 DEFAULT_VOICE = "alloy"
@@ -219,7 +219,12 @@ def _duration(wav_or_other: bytes, mime: str) -> float | None:
 
 
 async def generate_audio(args: GenerateAudioInput, ctx: ToolContext) -> ToolResult:
-    """Stream one audio answer: plan the request, collect the stream, then deliver and describe it."""
+    """Stream one audio answer: plan the request, collect the stream, then deliver and describe it.
+
+    A save that fails only after the request (the folder swapped, removed or made unwritable
+    meanwhile) keeps the paid audio: a success carrying the save error's code, ``meta.saved =
+    False`` and the audio inline (``saving``, ``paid``); error results carry no media.
+    """
     s = ctx.settings
     save = resolve_save(args.save_path, s)
     plan = _plan_audio(args, s)
@@ -255,6 +260,7 @@ async def generate_audio(args: GenerateAudioInput, ctx: ToolContext) -> ToolResu
         save_path=save,
         noun="Audio",
         item_meta={"transcript": said} if said else None,
+        paid=True,
     )
     meta = _audio_meta(plan, got, d.meta, data, mime, said, plain)
     if save is not None or "auto_saved" in d.meta:
@@ -264,7 +270,10 @@ async def generate_audio(args: GenerateAudioInput, ctx: ToolContext) -> ToolResu
     if plan.notes and plan.requested and plan.requested not in ("pcm16", "wav"):
         lines.append(f"Note: {plan.notes[0]}.")
     await ctx.media(d.item)
-    return ToolResult(tool="generate_audio", text="\n".join(lines), media=[d.item], meta=meta)
+    code = save_failure_code([d])
+    return ToolResult(
+        tool="generate_audio", text="\n".join(lines), code=code, media=[d.item], meta=meta
+    )
 
 
 @dataclass
@@ -426,6 +435,8 @@ _RATE_PARAM = re.compile(r"rate=(\d+)", re.IGNORECASE)
 
 
 async def text_to_speech(args: TextToSpeechInput, ctx: ToolContext) -> ToolResult:
+    """One speech request; a save that fails after it keeps the paid audio inline with the
+    error's code, as ``generate_audio`` does."""
     s = ctx.settings
     save = resolve_save(args.save_path, s)
     model = clean_model(args.model) or s.default_tts_model
@@ -495,6 +506,7 @@ async def text_to_speech(args: TextToSpeechInput, ctx: ToolContext) -> ToolResul
         tool="text_to_speech",
         save_path=save,
         noun="Speech",
+        paid=True,
     )
     meta: dict[str, Any] = {"model": model, "mime": mime, "size_bytes": len(data)}
     meta.update(d.meta)
@@ -513,7 +525,8 @@ async def text_to_speech(args: TextToSpeechInput, ctx: ToolContext) -> ToolResul
     else:
         text = f"Speech generated ({len(data)} bytes, {mime})."
     await ctx.media(d.item)
-    return ToolResult(tool="text_to_speech", text=text, media=[d.item], meta=meta)
+    code = save_failure_code([d])
+    return ToolResult(tool="text_to_speech", text=text, code=code, media=[d.item], meta=meta)
 
 
 # ---- registration -------------------------------------------------------------------------------
@@ -544,7 +557,9 @@ TOOLS = [
             fails="INVALID_INPUT for bad arguments; UNSAFE_PATH for a save_path outside "
             "OPENROUTER_OUTPUT_DIR (before any spend); UPSTREAM_REFUSED when the model returns no "
             "audio (its text is included); RESOURCE_TOO_LARGE over OPENROUTER_AUDIO_MAX_DOWNLOAD_BYTES; "
-            "MODEL_NOT_FOUND; UPSTREAM_HTTP / UPSTREAM_TIMEOUT.",
+            "MODEL_NOT_FOUND; UPSTREAM_HTTP / UPSTREAM_TIMEOUT; a save_path that fails only "
+            "after the request (its folder swapped or made unwritable meanwhile) still returns "
+            "the paid audio: a success with that code in _meta.code and saved: false.",
             works_with="text_to_speech for exact narration; analyze_audio to check the result.",
         ),
         input_model=GenerateAudioInput,
@@ -565,7 +580,10 @@ TOOLS = [
             bad=['{"input": "   "} (blank)', '{"input": "x", "speed": 9} (0.25–4.0)'],
             fails="INVALID_INPUT for bad arguments or a voice/format the model does not take; "
             "UNSAFE_PATH for a save_path outside OPENROUTER_OUTPUT_DIR (before any spend); "
-            "UPSTREAM_REFUSED for an empty answer; UPSTREAM_HTTP for an HTML page; MODEL_NOT_FOUND.",
+            "UPSTREAM_REFUSED for an empty answer; UPSTREAM_HTTP for an HTML page; MODEL_NOT_FOUND; "
+            "a save_path that fails only after the request (its folder swapped or made "
+            "unwritable meanwhile) still returns the paid audio: a success with that code "
+            "in _meta.code and saved: false.",
             works_with="speech_to_text / analyze_audio to check the result.",
         ),
         input_model=TextToSpeechInput,

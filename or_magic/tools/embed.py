@@ -292,7 +292,7 @@ def _result(
     usage: dict[str, Any],
     target: Any,
 ) -> ToolResult:
-    from .saving import Output, deliver_all
+    from .saving import Output, deliver_all, save_failure_code
 
     meta: dict[str, Any] = {"model": model, "count": n, "dimensions": dims}
     if usage:
@@ -307,6 +307,7 @@ def _result(
     }
     lines = [f"{n} embedding{'s' if n != 1 else ''} × {dims} dimensions (float32) from {model}."]
     media = []
+    code = None
     if args.npy or target is not None:
         out = Output(
             npy_bytes(buf, n, dims),
@@ -317,13 +318,16 @@ def _result(
             name=f"{TOOL}.npy",
             item_meta={"shape": [n, dims], "dtype": "float32"},
         )
-        d = deliver_all([out], settings=ctx.settings, tool=TOOL, noun="Embeddings")[0]
+        d = deliver_all([out], settings=ctx.settings, tool=TOOL, noun="Embeddings", paid=True)[0]
         media.append(d.item)
         meta.update(d.meta)
         if d.item.path:
             data["save_path"] = d.item.path
         lines.append(d.text)
-    result = ToolResult(tool=TOOL, text="\n".join(lines), data=data, media=media, meta=meta)
+        code = save_failure_code([d])
+    result = ToolResult(
+        tool=TOOL, text="\n".join(lines), code=code, data=data, media=media, meta=meta
+    )
     result.value = to_value(buf, n, dims)
     return result
 

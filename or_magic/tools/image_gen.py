@@ -40,7 +40,7 @@ from .enums import (
     OUTPUT_FORMATS,
     QUALITIES,
 )
-from .saving import Delivered, Output, deliver_all, numbered, resolve_save
+from .saving import Delivered, Output, deliver_all, numbered, resolve_save, save_failure_code
 
 MAX_REFERENCES = 20
 # Generated images arrive as base64 in JSON; a 4K PNG is tens of MB at most.
@@ -403,7 +403,7 @@ def deliver_images(
         mime, ext, dims = image_meta(data, label)
         target = None if save_path is None else numbered(save_path, i)
         outputs.append(Output(data, "image", mime, ext, target, item_meta=dims))
-    out = deliver_all(outputs, settings=ctx.settings, tool=label, noun="Image")
+    out = deliver_all(outputs, settings=ctx.settings, tool=label, noun="Image", paid=True)
     infos = [
         {"mime": o.mime, "size_bytes": len(o.data), **(o.item_meta or {}), **d.meta}
         for o, d in zip(outputs, out, strict=True)
@@ -414,12 +414,14 @@ def deliver_images(
 async def _images_result(
     ctx: ToolContext, tool: str, delivered: list[Delivered], lines: list[str], meta: dict[str, Any]
 ) -> ToolResult:
-    """Stream each delivered image to the front-end (``ctx.media``), then the tool's result."""
+    """Stream each delivered image to the front-end (``ctx.media``), then the tool's result
+    (carrying the save error's code when the images could not be saved: ``saving``, ``paid``)."""
     for d in delivered:
         await ctx.media(d.item)
     return ToolResult(
         tool=tool,
         text="\n".join(lines),
+        code=save_failure_code(delivered),
         media=[d.item for d in delivered],
         meta=meta,
     )
@@ -460,6 +462,14 @@ REFERENCE_PREAMBLE = (
 
 
 async def generate_image(args: GenerateImageInput, ctx: ToolContext) -> ToolResult:
+    """One chat request for an image; the image is delivered by ``deliver_images``.
+
+    The save_path is checked before the request (free). If saving still fails after it (the
+    folder was swapped for a symlink, removed or made unwritable while the request was in
+    flight), the write fails safely but the paid image is kept: the result is a success carrying
+    the save error's code, ``meta.saved = False`` and the image inline (``saving``, ``paid``),
+    because an error result carries no media in any front-end.
+    """
     s = ctx.settings
     save = resolve_save(args.save_path, s)
     refs, forwarded = await chat_reference_urls(args.input_images, s, "input_images")
@@ -576,6 +586,8 @@ def _no_image(text: str, finish: Any, model: str) -> ToolError:
 async def generate_image_dedicated(
     args: GenerateImageDedicatedInput, ctx: ToolContext
 ) -> ToolResult:
+    """The Images API (``n`` images); a save that fails after the request keeps the paid images
+    inline with the error's code, as ``generate_image`` does."""
     s = ctx.settings
     save = resolve_save(args.save_path, s, count=args.n)
     refs = await reference_urls(args.input_references, s, "input_references")
@@ -698,7 +710,9 @@ TOOLS = [
             fails="INVALID_INPUT for bad arguments or references; UNSAFE_PATH for a save_path outside "
             "OPENROUTER_OUTPUT_DIR (checked before anything is paid for); UPSTREAM_REFUSED when the model "
             "returns no image (its text is included); UNSUPPORTED_FORMAT / RESOURCE_TOO_LARGE for bad "
-            "references; MODEL_NOT_FOUND; UPSTREAM_HTTP / UPSTREAM_TIMEOUT.",
+            "references; MODEL_NOT_FOUND; UPSTREAM_HTTP / UPSTREAM_TIMEOUT; a save_path that fails only "
+            "after the request (its folder swapped or made unwritable meanwhile) still returns "
+            "the paid image: a success with that code in _meta.code and saved: false.",
             works_with="search_models (output modality image) to pick a model; analyze_image to check "
             "the result; generate_video_from_image to animate it.",
         ),
@@ -722,7 +736,10 @@ TOOLS = [
             bad=['{"prompt": "x", "n": 50} (n is 1–10)', '{"prompt": "x", "quality": "ultra"}'],
             fails="INVALID_INPUT for bad arguments (or a value the model does not support); "
             "UNSAFE_PATH for a save_path outside OPENROUTER_OUTPUT_DIR (before any spend); "
-            "UPSTREAM_REFUSED when no image data comes back; MODEL_NOT_FOUND; UPSTREAM_HTTP.",
+            "UPSTREAM_REFUSED when no image data comes back; MODEL_NOT_FOUND; UPSTREAM_HTTP; "
+            "a save_path that fails only after the request (its folder swapped or made "
+            "unwritable meanwhile) still returns the paid images: a success with that code "
+            "in _meta.code and saved: false.",
             works_with="generate_image for chat image models; analyze_image to inspect results.",
         ),
         input_model=GenerateImageDedicatedInput,

@@ -11,6 +11,19 @@ Shared by the generation tools (and any other tool that returns media):
 * ``deliver_all(...)`` (several outputs) is all-or-nothing: every target is checked and every
   temp file written before the first rename; a failure removes every temp file (and any target
   this call already renamed into place).
+* ``paid=True`` (the generation tools: the bytes were paid for) keeps them when that save fails
+  *after* the request, e.g. because the folder was swapped for a symlink or made unwritable while
+  the request was in flight. The write still fails safely (nothing followed, nothing
+  half-written, as above), but instead of raising, every item comes back with its bytes inline,
+  or, over the inline ceiling (MCP drops big inline media), as a rescue copy under
+  ``<output root>/or_magic-output/`` (inline after all if that fails too); ``meta`` says
+  ``saved: false`` and ``save_error`` (code, message, path), the text says what happened and
+  where the bytes are, and ``save_failure_code`` gives the tool the code for its result. Error
+  results carry no media in any front-end (MCP sends an error's text only, a magic raises), so
+  that result is a *success* carrying the save error's ``code`` (as ``JOB_STILL_RUNNING`` does):
+  the image shows, and a program sees it was not saved. Video downloads stream to disk instead:
+  a failed save there stays an error naming the ``video_id``, and ``get_video_status`` downloads
+  the finished video again at no cost.
 * ``deliver_bytes(...)`` writes atomically (temp file in the same directory, then rename), corrects
   the extension to the detected type (and re-checks the corrected path), and decides inline versus
   saved: with ``save_path`` the file is written and the item carries its ``path`` (plus ``data``
@@ -114,6 +127,7 @@ class Delivered:
     item: MediaItem
     text: str
     meta: dict[str, Any] = field(default_factory=dict)
+    save_error: ToolError | None = None  # a paid item that could not be saved (``paid``)
 
     @property
     def path(self) -> str | None:
@@ -152,16 +166,72 @@ def deliver_bytes(
     noun: str,
     name: str | None = None,
     item_meta: dict[str, Any] | None = None,
+    paid: bool = False,
 ) -> Delivered:
     """Save and/or inline ``data`` following the rules in the module docstring."""
     out = Output(data, kind, mime, ext, save_path, name=name, item_meta=item_meta)
-    return deliver_all([out], settings=settings, tool=tool, noun=noun)[0]
+    return deliver_all([out], settings=settings, tool=tool, noun=noun, paid=paid)[0]
 
 
 def deliver_all(
+    outputs: list[Output], *, settings: Settings, tool: str, noun: str, paid: bool = False
+) -> list[Delivered]:
+    """Deliver several items at once, all-or-nothing on disk (module docstring).
+
+    A failed save raises its ``ToolError``; with ``paid`` nothing is saved at the requested
+    places either, but every item is kept (``_kept``) instead of being lost with the error.
+    """
+    try:
+        return _deliver_all(outputs, settings=settings, tool=tool, noun=noun)
+    except (ToolError, OSError) as exc:
+        if not paid:
+            raise
+        err = exc if isinstance(exc, ToolError) else _write_error(exc, "the output")
+        from .. import log
+
+        log.warn("save.failed_after_payment", tool=tool, code=err.code.value, message=err.message)
+        return [_kept(o, i, err, settings, tool, noun) for i, o in enumerate(outputs)]
+
+
+def save_failure_code(delivered: list[Delivered]) -> str | None:
+    """The code a tool's result carries when a paid item could not be saved (else ``None``)."""
+    return next((d.save_error.code.value for d in delivered if d.save_error), None)
+
+
+def _kept(
+    o: Output, index: int, err: ToolError, settings: Settings, tool: str, noun: str
+) -> Delivered:
+    """A paid item whose save failed: inline, or as a rescue copy when too big to inline."""
+    import dataclasses
+
+    size = len(o.data)
+    rescued: Delivered | None = None
+    if size > inline_ceiling(o.kind, settings):  # no save_path + over the ceiling = auto-saved
+        try:
+            unsaved = dataclasses.replace(o, save_path=None)
+            rescued = _deliver_all([unsaved], settings=settings, tool=tool, noun=noun)[0]
+        except (ToolError, OSError):  # that fails too: inline after all
+            rescued = None
+    where = str(o.save_path) if o.save_path is not None else f"{AUTO_DIR}/"
+    meta: dict[str, Any] = {
+        "saved": False,
+        "save_error": {"code": err.code.value, "message": err.message, "path": where},
+    }
+    text = f"{noun} generated ({o.mime}, {size} bytes) but NOT saved to {where}: {err.message}"
+    if rescued is not None:
+        meta.update(rescued.meta)
+        text += f" A copy was saved to: {rescued.item.path}"
+        return Delivered(rescued.item, text, meta, save_error=err)
+    text += f" It is kept in this result only (media[{index}]): save it from there."
+    item = MediaItem(
+        o.kind, o.mime, data=o.data, size_bytes=size, name=o.name, meta=dict(o.item_meta or {})
+    )
+    return Delivered(item, text, meta, save_error=err)
+
+
+def _deliver_all(
     outputs: list[Output], *, settings: Settings, tool: str, noun: str
 ) -> list[Delivered]:
-    """Deliver several items at once, all-or-nothing on disk (module docstring)."""
     from ..safety.atomic import AtomicFile
 
     root = _root(settings)
@@ -225,12 +295,16 @@ def _guard(path: Path, fn: Any, *args: Any) -> Any:
     except ToolError:
         raise
     except OSError as exc:
-        raise ToolError(
-            ErrorCode.INTERNAL,
-            f"Write: cannot write {path}: {exc.strerror or exc}",
-            details={"path": str(path)},
-            suggestions=["Check free space and permissions of OPENROUTER_OUTPUT_DIR"],
-        ) from None
+        raise _write_error(exc, path) from None
+
+
+def _write_error(exc: OSError, path: object) -> ToolError:
+    return ToolError(
+        ErrorCode.INTERNAL,
+        f"Write: cannot write {path}: {exc.strerror or exc}",
+        details={"path": str(path)},
+        suggestions=["Check free space and permissions of OPENROUTER_OUTPUT_DIR"],
+    )
 
 
 def _delivered(

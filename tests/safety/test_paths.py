@@ -110,11 +110,13 @@ def test_missing_file_directory_nul_and_empty(sandbox) -> None:
     assert code_of(resolve_input_path, "", s).code is ErrorCode.INVALID_INPUT
 
 
-def test_tilde_is_not_expanded(sandbox) -> None:
+def test_a_folder_named_tilde_is_reached_with_dot_slash(sandbox) -> None:
+    """``~/f.jpg`` is the home directory (tests/safety/test_home_paths.py); a folder that is
+    really called ``~`` is ``./~``."""
     root, _, s = sandbox
     (root / "~").mkdir()
     (root / "~" / "f.jpg").write_bytes(b"abc")
-    assert resolve_input_path("~/f.jpg", s) == Path(os.path.realpath(root)) / "~" / "f.jpg"
+    assert resolve_input_path("./~/f.jpg", s) == Path(os.path.realpath(root)) / "~" / "f.jpg"
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")

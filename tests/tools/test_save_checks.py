@@ -89,7 +89,8 @@ async def test_every_numbered_target_is_checked_before_any_request(double, out):
 
 
 async def test_several_outputs_are_all_or_nothing(double, out, monkeypatch):
-    """The second image fails to write (disk full): the first must not remain either."""
+    """The second image fails to write (disk full): the first must not remain either, and the
+    paid images are kept in the result with the error's code (saving.py, ``paid``)."""
     from or_magic.safety import atomic
 
     real_write = atomic.AtomicFile.write
@@ -103,7 +104,9 @@ async def test_several_outputs_are_all_or_nothing(double, out, monkeypatch):
 
     monkeypatch.setattr(atomic.AtomicFile, "write", failing_write)
     r = await call_tool("generate_image_dedicated", {"prompt": "x", "n": 3, "save_path": "m.png"})
-    assert not r.ok and r.code == "INTERNAL" and "No space left" in r.text
+    assert r.code == "INTERNAL" and "No space left" in r.text
+    assert r.meta["saved"] is False and len(r.media) == 3
+    assert all(m.path is None and m.data.startswith(b"\x89PNG") for m in r.media)
     assert list(out.iterdir()) == [], sorted(p.name for p in out.iterdir())
 
 
@@ -122,7 +125,8 @@ async def test_several_outputs_roll_back_when_a_rename_fails(double, out, monkey
 
     monkeypatch.setattr(atomic.AtomicFile, "commit", failing_commit)
     r = await call_tool("generate_image_dedicated", {"prompt": "x", "n": 3, "save_path": "m.png"})
-    assert not r.ok
+    assert r.code == "INTERNAL" and r.meta["saved"] is False  # kept in the result, not saved
+    assert all(m.path is None and m.data for m in r.media) and len(r.media) == 3
     assert list(out.iterdir()) == [], sorted(p.name for p in out.iterdir())
 
 
