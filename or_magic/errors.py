@@ -2,7 +2,10 @@
 
 Thirteen codes, the same strings the Node server puts in ``_meta.code``, so agents that branch on
 them keep working, plus ``BUDGET_EXCEEDED`` (ours: a call refused before sending because its
-estimated cost would go over the budget; nothing was spent). ``JOB_STILL_RUNNING`` is the one code carried by a *successful* result.
+estimated cost would go over the budget; nothing was spent). Two kinds of *successful* result
+carry a code: ``JOB_STILL_RUNNING`` (resume it with the status tool), and paid media whose save
+failed after payment (the save error's code, ``meta.saved`` false, the bytes kept; see
+``tools/saving.py``).
 """
 
 from __future__ import annotations

@@ -161,6 +161,15 @@ def audit(msg: str, **ctx: Any) -> None:
 
 
 def preview(text: str | None, n: int = 80) -> str | None:
+    """The first ``n`` characters of ``text`` for a log line, with secrets removed *before* the cut.
+
+    Cutting first would leave a key that straddles the cut as a fragment too short for any
+    pattern to recognise. The window scrubbed is bounded (a key's longest encoded form is a
+    few hundred characters), so a huge prompt costs no more than a short one.
+    """
     if text is None:
         return None
-    return text if len(text) <= n else text[:n] + "…"
+    from .redact import redact
+
+    window = redact(text[: n + 2048])
+    return window if len(window) <= n and len(text) <= n + 2048 else window[:n] + "…"

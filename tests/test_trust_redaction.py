@@ -195,6 +195,21 @@ def test_log_lines_never_carry_a_registered_secret_even_json_escaped(log_buffer)
     assert record["ctx"]["value"] == "before [REDACTED] after"
 
 
+@pytest.mark.parametrize("offset", [40, 60, 71, 79])
+def test_a_prompt_preview_cut_inside_a_key_leaves_no_fragment_of_it(offset):
+    from or_magic.redact import register_secret
+
+    register_secret(TEST_KEY)
+    prompt = "p" * offset + TEST_KEY + " and the rest of a long prompt " * 10
+    shown = log.preview(prompt, 80)
+    assert shown.endswith("…") and len(shown) <= 81
+    # no run of 8+ characters of the key survives (a cut-first preview kept up to 40)
+    frags = {TEST_KEY[i : i + 8] for i in range(len(TEST_KEY) - 7)}
+    assert not any(f in shown for f in frags), shown
+    assert log.preview("short prompt", 80) == "short prompt"
+    assert log.preview("q" * 81, 80) == "q" * 80 + "…"
+
+
 def test_log_lines_stay_valid_json_whatever_the_values(log_buffer):
     huge = 'é✓\U0001f600"\\\n' * 30_000
     log.audit("huge", a=huge, b=[huge] * 200, c={str(i): huge for i in range(100)})

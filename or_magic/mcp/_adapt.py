@@ -7,7 +7,8 @@ Rules (the Node server's wire contract, plus what MCP clients handle best):
   ``offline``). The text block carries the message *and* the code and suggestions, because most
   hosts show the model only ``content``, never ``_meta``.
 * **Success** ``_meta`` is ``result.meta`` (``server_version``, ``offline``, usage, cost, …) plus
-  ``code`` when the result carries one (``JOB_STILL_RUNNING`` is a success).
+  ``code`` when the result carries one (``JOB_STILL_RUNNING``, or paid media whose save failed
+  after payment, are successes).
 * **Structured output**: tools with an ``output_model`` declare ``outputSchema``; their result has
   ``structuredContent = data`` and ``content[0].text`` is that JSON (indent 2), as in the Node server.
   Tools without an ``output_model`` never send ``structuredContent``: without a schema clients cannot

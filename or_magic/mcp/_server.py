@@ -38,7 +38,8 @@ INSTRUCTIONS = (
     "images/speech/video, search and validate models, rerank documents, check the API key. "
     "Failures are results with isError and _meta.code (INVALID_INPUT, MODEL_NOT_FOUND, "
     "UPSTREAM_REFUSED, ...); a result with _meta.code JOB_STILL_RUNNING is a success: resume it "
-    "with the matching status tool. Saved media are returned as file links (_meta.save_path)."
+    "with the matching status tool; a success with _meta.saved false was paid for but not saved: "
+    "the media are in the result. Saved media are returned as file links (_meta.save_path)."
 )
 
 
