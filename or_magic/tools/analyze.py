@@ -28,7 +28,7 @@ from ..errors import ToolError
 from ..result import ToolResult
 from .analyze_parts import Loaded, add_source, cache_mark, message_content
 from .analyze_transcript import ISO_639_1, LOCAL_STT_FORMATS, stt_format, transcript_result
-from .base import Annotations, ToolContext, ToolSpec, describe
+from .base import ToolContext, ToolSpec, analysis_annotations, describe
 from .common import (
     CacheFields,
     ProviderPrefs,
@@ -480,7 +480,6 @@ _FAILS_COMMON = (
     "UNSUPPORTED_FORMAT when the content is not {what} (detected from bytes, not the extension) or is "
     "truncated; UPSTREAM_TIMEOUT / UPSTREAM_HTTP for the download or the model call; MODEL_NOT_FOUND."
 )
-_ANNOTATIONS = dict(read_only=True, destructive=False, idempotent=False, open_world=True)
 
 _IMAGE_DESC = describe(
     "Ask a vision model about an image (answer is untrusted model output). The image is "
@@ -580,7 +579,7 @@ def _spec(name: str, title: str, desc: str, model: Any, handler: Any) -> ToolSpe
         description=desc,
         input_model=model,
         handler=handler,
-        annotations=Annotations(title=title, **_ANNOTATIONS),
+        annotations=analysis_annotations(title),
     )
 
 

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import ErrorCode, ToolError
 from ..result import ToolResult
-from .base import Annotations, ToolContext, ToolSpec, describe
+from .base import ToolContext, ToolSpec, describe, idempotent_write_annotations
 from .common import ProviderPrefs, StrictModel, clean_model, merge_provider, usage_meta
 
 TOOL = "embed_texts"
@@ -395,12 +395,6 @@ TOOLS = [
         input_model=EmbedInput,
         output_model=EmbedOutput,
         handler=embed_texts,
-        annotations=Annotations(
-            title="Embed texts",
-            read_only=False,
-            destructive=False,
-            idempotent=True,
-            open_world=True,
-        ),
+        annotations=idempotent_write_annotations("Embed texts"),
     ),
 ]

@@ -37,7 +37,13 @@ from pydantic import Field, field_validator
 from .. import log
 from ..errors import ErrorCode, ToolError
 from ..result import ToolResult
-from .base import Annotations, ToolContext, ToolSpec, describe, generator_annotations
+from .base import (
+    ToolContext,
+    ToolSpec,
+    describe,
+    generator_annotations,
+    idempotent_write_annotations,
+)
 from .common import NonBlank, StrictModel, clean_model, merge_provider
 from .saving import file_item, resolve_save
 from .video_download import download
@@ -671,12 +677,7 @@ TOOLS = [
         ),
         input_model=VideoStatusInput,
         handler=get_video_status,
-        annotations=Annotations(
-            title="Video job status",
-            read_only=False,  # it writes the video file when the job is complete
-            destructive=False,
-            idempotent=True,
-            open_world=True,
-        ),
+        # not read-only: it writes the video file when the job is complete
+        annotations=idempotent_write_annotations("Video job status"),
     ),
 ]
