@@ -15,6 +15,7 @@ import binascii
 import contextlib
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
@@ -32,10 +33,12 @@ from .common import (
     cache_headers,
     clean_model,
     merge_provider,
+    no_media_error,
     usage_meta,
 )
+from .completion import chunk_choices
 from .enums import AUDIO_FORMATS, TTS_FORMATS
-from .saving import deliver_bytes, resolve_save
+from .saving import Delivered, deliver_bytes, resolve_save
 
 PCM_RATE = 24_000
 DEFAULT_VOICE = "alloy"
@@ -215,6 +218,54 @@ def _duration(wav_or_other: bytes, mime: str) -> float | None:
         return None
 
 
+@dataclass
+class _DeliveredAudio:
+    """An answer's audio after delivery: its bytes in their container, and where they went."""
+
+    data: bytes
+    mime: str
+    wrap_note: str | None  # set when raw PCM16 was wrapped as WAV
+    delivered: Delivered
+    on_disk: bool  # saved (save_path, or too big to inline): the delivery text names the file
+
+    def meta(self, model: str) -> dict[str, Any]:
+        """The start of the result's meta: the model, the audio's type and size, where it went."""
+        return {
+            "model": model,
+            "mime": self.mime,
+            "size_bytes": len(self.data),
+            **self.delivered.meta,
+        }
+
+
+def _deliver_audio(
+    raw: bytes,
+    *,
+    raw_pcm_expected: bool,
+    rate: int = PCM_RATE,
+    tool: str,
+    noun: str,
+    settings: Settings,
+    save: Path | None,
+    item_meta: dict[str, Any] | None = None,
+) -> _DeliveredAudio:
+    """Both tools' last step: the bytes in a container (``audio_container``), inline or saved."""
+    data, mime, ext, wrap_note = audio_container(raw, raw_pcm_expected=raw_pcm_expected, rate=rate)
+    d = deliver_bytes(
+        data,
+        kind="audio",
+        mime=mime,
+        ext=ext,
+        settings=settings,
+        tool=tool,
+        save_path=save,
+        noun=noun,
+        item_meta=item_meta,
+    )
+    on_disk = save is not None or "auto_saved" in d.meta
+    return _DeliveredAudio(data, mime, wrap_note, d, on_disk)
+
+
 # ---- generate_audio ------------------------------------------------------------------------------
 
 
@@ -242,29 +293,27 @@ async def generate_audio(args: GenerateAudioInput, ctx: ToolContext) -> ToolResu
     said, plain = "".join(got.transcript).strip(), "".join(got.text).strip()
     if not raw:
         raise _no_audio(said or plain, got.finish, plan.model)
-    data, mime, ext, wrap_note = audio_container(raw, raw_pcm_expected=plan.sent == "pcm16")
-    if wrap_note:
-        plan.notes.append(wrap_note)
-    d = deliver_bytes(
-        data,
-        kind="audio",
-        mime=mime,
-        ext=ext,
-        settings=s,
+    out = _deliver_audio(
+        raw,
+        raw_pcm_expected=plan.sent == "pcm16",
         tool="generate_audio",
-        save_path=save,
         noun="Audio",
+        settings=s,
+        save=save,
         item_meta={"transcript": said} if said else None,
     )
-    meta = _audio_meta(plan, got, d.meta, data, mime, said, plain)
-    if save is not None or "auto_saved" in d.meta:
-        lines = [d.text] + ([f"Transcript: {said}"] if said else [])
+    if out.wrap_note:
+        plan.notes.append(out.wrap_note)
+    meta = _audio_meta(plan, got, out, said, plain)
+    if out.on_disk:
+        lines = [out.delivered.text] + ([f"Transcript: {said}"] if said else [])
     else:
         lines = [said or plain or "Audio generated successfully."]
     if plan.notes and plan.requested and plan.requested not in ("pcm16", "wav"):
         lines.append(f"Note: {plan.notes[0]}.")
-    await ctx.media(d.item)
-    return ToolResult(tool="generate_audio", text="\n".join(lines), media=[d.item], meta=meta)
+    item = out.delivered.item
+    await ctx.media(item)
+    return ToolResult(tool="generate_audio", text="\n".join(lines), media=[item], meta=meta)
 
 
 @dataclass
@@ -346,10 +395,7 @@ class _AudioStream:
         self.gen_id = event.get("id") or self.gen_id
         if isinstance(event.get("usage"), dict):
             self.usage = event["usage"]
-        for choice in event.get("choices") or []:
-            if not isinstance(choice, dict):
-                continue
-            delta = choice.get("delta") or {}
+        for choice, delta in chunk_choices(event):
             if isinstance(delta.get("audio"), dict):
                 self._take_audio(delta["audio"])
             if isinstance(delta.get("content"), str) and delta["content"]:
@@ -367,11 +413,12 @@ class _AudioStream:
 
 def _no_audio(said: str, finish: Any, model: str) -> ToolError:
     """UPSTREAM_REFUSED for a stream without audio, showing whatever text came instead."""
-    reason = "content_filter" if finish == "content_filter" else "no_audio_in_stream"
-    return ToolError(
-        ErrorCode.UPSTREAM_REFUSED,
-        f"Model returned no audio. Text response: {said[:300] or '(none)'}",
-        details={"reason": reason, "finish_reason": finish, "model": model},
+    return no_media_error(
+        "audio",
+        said,
+        finish,
+        model,
+        missing="no_audio_in_stream",
         suggestions=[
             "Rephrase the prompt",
             "Check the model outputs audio (search_models with output modality audio)",
@@ -380,22 +427,11 @@ def _no_audio(said: str, finish: Any, model: str) -> ToolError:
 
 
 def _audio_meta(
-    plan: _AudioPlan,
-    got: _AudioStream,
-    delivered: dict[str, Any],
-    data: bytes,
-    mime: str,
-    said: str,
-    plain: str,
+    plan: _AudioPlan, got: _AudioStream, out: _DeliveredAudio, said: str, plain: str
 ) -> dict[str, Any]:
     """The result's meta: what was served and delivered, then only the optional facts present."""
-    meta: dict[str, Any] = {
-        "model": got.served or plan.model,
-        "mime": mime,
-        "size_bytes": len(data),
-    }
-    meta.update(delivered)
-    dur = _duration(data, mime)
+    meta = out.meta(got.served or plan.model)
+    dur = _duration(out.data, out.mime)
     if dur is not None:
         meta["duration_s"] = dur
     meta.update(
@@ -485,35 +521,33 @@ async def text_to_speech(args: TextToSpeechInput, ctx: ToolContext) -> ToolResul
     )
     m = _RATE_PARAM.search(ctype)
     rate = int(m.group(1)) if m and 1 <= int(m.group(1)) <= 768_000 else PCM_RATE
-    data, mime, ext, wrap_note = audio_container(resp.data, raw_pcm_expected=pcm, rate=rate)
-    d = deliver_bytes(
-        data,
-        kind="audio",
-        mime=mime,
-        ext=ext,
-        settings=s,
+    out = _deliver_audio(
+        resp.data,
+        raw_pcm_expected=pcm,
+        rate=rate,
         tool="text_to_speech",
-        save_path=save,
         noun="Speech",
+        settings=s,
+        save=save,
     )
-    meta: dict[str, Any] = {"model": model, "mime": mime, "size_bytes": len(data)}
-    meta.update(d.meta)
+    meta = out.meta(model)
     if voice:
         meta["voice"] = voice
-    dur = _duration(data, mime)
+    dur = _duration(out.data, out.mime)
     if dur is not None:
         meta["duration_s"] = dur
-    if wrap_note:
-        meta["notes"] = [wrap_note]
+    if out.wrap_note:
+        meta["notes"] = [out.wrap_note]
     headers = {k.lower(): v for k, v in resp.headers.items()}
     if headers.get("x-generation-id"):
         meta["generation_id"] = headers["x-generation-id"]
-    if save is not None or "auto_saved" in d.meta:
-        text = d.text
+    if out.on_disk:
+        text = out.delivered.text
     else:
-        text = f"Speech generated ({len(data)} bytes, {mime})."
-    await ctx.media(d.item)
-    return ToolResult(tool="text_to_speech", text=text, media=[d.item], meta=meta)
+        text = f"Speech generated ({len(out.data)} bytes, {out.mime})."
+    item = out.delivered.item
+    await ctx.media(item)
+    return ToolResult(tool="text_to_speech", text=text, media=[item], meta=meta)
 
 
 # ---- registration -------------------------------------------------------------------------------

@@ -240,3 +240,18 @@ def usage_meta(usage: Any) -> dict[str, Any] | None:
 
 def invalid(message: str, **details: Any) -> ToolError:
     return ToolError(ErrorCode.INVALID_INPUT, message, details=details or None)
+
+
+def no_media_error(
+    noun: str, text: str, finish: Any, model: str, *, missing: str, suggestions: list[str]
+) -> ToolError:
+    """``UPSTREAM_REFUSED`` for a generation answer without the media it was asked for, showing
+    the text that came instead; ``details.reason`` is ``content_filter`` when the finish reason
+    says so, else ``missing`` (``no_image_in_response``, ``no_audio_in_stream``)."""
+    reason = "content_filter" if finish == "content_filter" else missing
+    return ToolError(
+        ErrorCode.UPSTREAM_REFUSED,
+        f"Model returned no {noun}. Text response: {text[:300] or '(none)'}",
+        details={"reason": reason, "finish_reason": finish, "model": model},
+        suggestions=suggestions,
+    )

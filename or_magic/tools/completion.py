@@ -7,6 +7,7 @@ refusal, content-filter and tool-call rules are the same everywhere.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,6 +114,14 @@ def parse_message(data: dict[str, Any], headers: dict[str, str] | None = None) -
     return c
 
 
+def chunk_choices(event: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each choice of one streamed ``chat.completion.chunk`` with its ``delta`` (``{}`` when
+    missing); a choice that is not an object is skipped, as a hostile stream may send one."""
+    for choice in event.get("choices") or []:
+        if isinstance(choice, dict):
+            yield choice, choice.get("delta") or {}
+
+
 class StreamAccumulator:
     """Folds SSE chunks into a ``Completion``; text deltas go to the context as they arrive."""
 
@@ -140,10 +149,7 @@ class StreamAccumulator:
         c.generation_id = event.get("id") or c.generation_id
         if isinstance(event.get("usage"), dict):
             c.usage = event["usage"]
-        for choice in event.get("choices") or []:
-            if not isinstance(choice, dict):
-                continue
-            delta = choice.get("delta") or {}
+        for choice, delta in chunk_choices(event):
             piece = delta.get("content")
             if isinstance(piece, str) and piece:
                 self._text.append(piece)

@@ -31,6 +31,7 @@ from .common import (
     cache_headers,
     clean_model,
     merge_provider,
+    no_media_error,
     usage_meta,
 )
 from .enums import (
@@ -556,12 +557,12 @@ async def generate_image(args: GenerateImageInput, ctx: ToolContext) -> ToolResu
 
 
 def _no_image(text: str, finish: Any, model: str) -> ToolError:
-    reason = "content_filter" if finish == "content_filter" else "no_image_in_response"
-    shown = text[:300] if text else "(none)"
-    return ToolError(
-        ErrorCode.UPSTREAM_REFUSED,
-        f"Model returned no image. Text response: {shown}",
-        details={"reason": reason, "finish_reason": finish, "model": model},
+    return no_media_error(
+        "image",
+        text,
+        finish,
+        model,
+        missing="no_image_in_response",
         suggestions=[
             "Rephrase the prompt (models often answer with text when a request looks unsafe or unclear)",
             "Check the model outputs images (search_models with output modality image)",
