@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from .. import log
 from ..config import Settings
@@ -28,6 +28,7 @@ from .base import ToolContext, ToolSpec, describe, generator_annotations
 from .common import (
     CacheFields,
     NonBlank,
+    OptionalText,
     ProviderPrefs,
     StrictModel,
     cache_headers,
@@ -73,7 +74,7 @@ class GenerateAudioInput(StrictModel):
         description="Audio-output chat model (default OPENROUTER_DEFAULT_AUDIO_GEN_MODEL, "
         "openai/gpt-audio); music models such as google/lyria-3-pro-preview work too",
     )
-    voice: str | None = Field(
+    voice: OptionalText = Field(
         None, description="Voice (default alloy): alloy, echo, fable, onyx, nova, shimmer, …"
     )
     format: Literal[AUDIO_FORMATS] | None = Field(  # type: ignore[valid-type]
@@ -85,11 +86,6 @@ class GenerateAudioInput(StrictModel):
     save_path: str | None = Field(None, description=_SAVE_DESC)
     provider: ProviderPrefs | None = None
 
-    @field_validator("voice")
-    @classmethod
-    def _voice(cls, v: str | None) -> str | None:
-        return v.strip() or None if v is not None else None
-
 
 class TextToSpeechInput(CacheFields):
     input: NonBlank = Field(..., description="The text to speak")
@@ -97,7 +93,7 @@ class TextToSpeechInput(CacheFields):
         None,
         description="TTS model (default OPENROUTER_DEFAULT_TTS_MODEL, deepgram/flux-tts:free)",
     )
-    voice: str | None = Field(
+    voice: OptionalText = Field(
         None, description="Voice; default flux-alexis-en for the Deepgram Flux models"
     )
     response_format: Literal[TTS_FORMATS] = Field(  # type: ignore[valid-type]
@@ -107,11 +103,6 @@ class TextToSpeechInput(CacheFields):
     instructions: str | None = Field(None, description="Style instructions (models that take them)")
     save_path: str | None = Field(None, description=_SAVE_DESC)
     provider: ProviderPrefs | None = None
-
-    @field_validator("voice")
-    @classmethod
-    def _voice(cls, v: str | None) -> str | None:
-        return v.strip() or None if v is not None else None
 
 
 # ---- streamed base64 -----------------------------------------------------------------------------

@@ -37,6 +37,14 @@ NonBlank = Annotated[str, AfterValidator(_non_blank)]
 """A required text argument that must contain more than whitespace (prompt, input, query…)."""
 
 
+def _blank_to_none(v: str | None) -> str | None:
+    return (v.strip() or None) if v is not None else None
+
+
+OptionalText = Annotated[str | None, AfterValidator(_blank_to_none)]
+"""An optional text argument, stripped, where a blank value counts as not given (voice, size…)."""
+
+
 class StrictModel(BaseModel):
     """Unknown arguments are an error (a typo like ``promt`` should not be silently dropped)."""
 

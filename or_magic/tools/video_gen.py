@@ -44,7 +44,7 @@ from .base import (
     generator_annotations,
     idempotent_write_annotations,
 )
-from .common import NonBlank, StrictModel, clean_model, merge_provider
+from .common import NonBlank, OptionalText, StrictModel, clean_model, merge_provider
 from .saving import file_item, resolve_save
 from .video_download import download
 from .video_job import (
@@ -80,16 +80,16 @@ def _nonblank(v: str | None, name: str) -> str | None:
 
 
 class _VideoOptions(StrictModel):
-    model: str | None = Field(
+    model: OptionalText = Field(
         None,
         description="Video model (default OPENROUTER_DEFAULT_VIDEO_GEN_MODEL, google/veo-3.1); "
         "see GET /videos/models for what each supports",
     )
-    resolution: str | None = Field(
+    resolution: OptionalText = Field(
         None, description="e.g. 480p, 720p, 1080p, 1K, 2K, 4K (must be supported by the model)"
     )
-    aspect_ratio: str | None = Field(None, description="e.g. 16:9, 9:16, 1:1 (model-dependent)")
-    size: str | None = Field(None, description="WIDTHxHEIGHT, e.g. 1280x720 (model-dependent)")
+    aspect_ratio: OptionalText = Field(None, description="e.g. 16:9, 9:16, 1:1 (model-dependent)")
+    size: OptionalText = Field(None, description="WIDTHxHEIGHT, e.g. 1280x720 (model-dependent)")
     duration: int | None = Field(
         None, ge=1, description="Seconds; must be one of the model's supported durations"
     )
@@ -114,11 +114,6 @@ class _VideoOptions(StrictModel):
         ge=50,
         description="Poll interval (default OPENROUTER_VIDEO_POLL_INTERVAL_MS, 15000)",
     )
-
-    @field_validator("model", "resolution", "aspect_ratio", "size")
-    @classmethod
-    def _strip(cls, v: str | None) -> str | None:
-        return (v.strip() or None) if v is not None else None
 
 
 class GenerateVideoInput(_VideoOptions):
