@@ -31,6 +31,7 @@ from .common import (
     OptionalText,
     ProviderPrefs,
     StrictModel,
+    add_usage_and_cost,
     cache_headers,
     clean_model,
     merge_provider,
@@ -437,11 +438,7 @@ def _audio_meta(
         "truncated": got.truncated,  # the audio may end early
     }
     meta.update((k, v) for k, v in optional.items() if v)
-    u = usage_meta(got.usage)
-    if u:
-        meta["usage"] = u
-        if isinstance(u.get("cost"), (int, float)):
-            meta["cost_usd"] = float(u["cost"])
+    add_usage_and_cost(meta, usage_meta(got.usage))
     if got.gen_id:
         meta["generation_id"] = got.gen_id
     return meta

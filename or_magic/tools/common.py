@@ -246,6 +246,15 @@ def usage_meta(usage: Any) -> dict[str, Any] | None:
     return out or None
 
 
+def add_usage_and_cost(meta: dict[str, Any], usage: dict[str, Any] | None) -> None:
+    """Put ``usage`` on a result's ``meta`` and its ``cost`` as ``cost_usd`` (what the budget and
+    the session totals read), each only when there is one."""
+    if usage:
+        meta["usage"] = usage
+        if isinstance(usage.get("cost"), (int, float)):
+            meta["cost_usd"] = float(usage["cost"])
+
+
 def invalid(message: str, **details: Any) -> ToolError:
     return ToolError(ErrorCode.INVALID_INPUT, message, details=details or None)
 

@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import ErrorCode, ToolError
 from ..log import preview
 from .base import ToolContext
-from .common import cache_meta, usage_meta
+from .common import add_usage_and_cost, cache_meta, usage_meta
 
 CUTOFF_MESSAGE = (
     "Model exhausted max_tokens during internal reasoning without emitting a final answer. "
@@ -258,11 +258,7 @@ def completion_meta(c: Completion, *, want_reasoning: bool) -> dict[str, Any]:
         meta["native_finish_reason"] = c.native_finish_reason
     if want_reasoning and c.reasoning and not c.reasoned_only:
         meta["reasoning"] = c.reasoning
-    u = usage_meta(c.usage)
-    if u:
-        meta["usage"] = u
-        if isinstance(u.get("cost"), (int, float)):
-            meta["cost_usd"] = float(u["cost"])
+    add_usage_and_cost(meta, usage_meta(c.usage))
     if c.model:
         meta["model"] = c.model
     if c.provider:

@@ -28,6 +28,7 @@ from .common import (
     ProviderPrefs,
     StrictModel,
     add_max_tokens_and_provider,
+    add_usage_and_cost,
     cache_headers,
     clean_model,
     merge_provider,
@@ -429,11 +430,7 @@ async def _images_result(
 def _model_and_usage(data: dict[str, Any], model: str) -> dict[str, Any]:
     """The start of an image result's meta: the model that answered, its usage and cost."""
     meta: dict[str, Any] = {"model": data.get("model") or model}
-    u = usage_meta(data.get("usage"))
-    if u:
-        meta["usage"] = u
-        if isinstance(u.get("cost"), (int, float)):
-            meta["cost_usd"] = float(u["cost"])
+    add_usage_and_cost(meta, usage_meta(data.get("usage")))
     return meta
 
 

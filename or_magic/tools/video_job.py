@@ -29,6 +29,7 @@ from .. import log
 from ..errors import ErrorCode, ToolError
 from ..result import ToolResult
 from .base import ToolContext
+from .common import add_usage_and_cost
 
 if TYPE_CHECKING:  # pragma: no cover
     from .saving import Delivered
@@ -319,10 +320,7 @@ def completed(
     if job.model:
         meta["model"] = job.model
     meta.update(delivered.meta)
-    if usage:
-        meta["usage"] = usage
-        if isinstance(usage.get("cost"), (int, float)):
-            meta["cost_usd"] = float(usage["cost"])
+    add_usage_and_cost(meta, usage)
     urls = job.view.get("unsigned_urls")
     if isinstance(urls, list) and urls:
         meta["unsigned_urls"] = urls
