@@ -8,11 +8,15 @@ image preparation) happens before the request to OpenRouter.
 Images are re-encoded by ``prepare_image`` and sent as small ``image_url`` data URLs. Audio and
 video are never held as base64 text: the request body is a ``StreamingJSON`` whose ``B64Ref``
 parts are encoded chunk by chunk from the (usually file-backed) ``Blob`` while httpx sends it.
+
+This module holds each tool's whole life: the input models, the model choice, the handlers, the
+answer (``finish_analysis``) and the registration. Its steps live in siblings: ``analyze_parts``
+(a source loaded into its message content part) and ``analyze_transcript`` (speech_to_text's
+formats and the transcription answer).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -20,9 +24,11 @@ from pydantic import Field, field_validator, model_validator
 
 from .. import log
 from ..config import DEFAULT_AUDIO_MODEL, DEFAULT_VIDEO_MODEL, DEFAULT_VISION_MODEL, Settings
-from ..errors import ErrorCode, ToolError
+from ..errors import ToolError
 from ..result import ToolResult
-from .base import Annotations, ToolContext, ToolSpec, describe
+from .analyze_parts import Loaded, add_source, cache_mark, message_content
+from .analyze_transcript import ISO_639_1, LOCAL_STT_FORMATS, stt_format, transcript_result
+from .base import ToolContext, ToolSpec, analysis_annotations, describe
 from .common import (
     CacheFields,
     ProviderPrefs,
@@ -31,7 +37,6 @@ from .common import (
     cap_text,
     clean_model,
     merge_provider,
-    usage_meta,
 )
 from .completion import check_answer, completion_meta, run_completion
 from .enums import IMAGE_DETAILS, STT_RESPONSE_FORMATS
@@ -43,40 +48,6 @@ DEFAULT_IMAGE_QUESTION = "What's in this image?"
 DEFAULT_AUDIO_QUESTION = "Please transcribe and analyze this audio file."
 DEFAULT_VIDEO_QUESTION = "Describe what happens in this video, step by step."
 DEFAULT_MEDIA_QUESTION = "Describe and analyze these inputs."
-
-# input_audio formats OpenRouter documents for chat models (pcm16/pcm24 need raw PCM, which
-# cannot be sniffed; pass WAV, or a numpy array with its rate through the Python API).
-CHAT_AUDIO_FORMATS = ("wav", "mp3", "aiff", "aac", "ogg", "flac", "m4a")
-# video_url data URL containers, with the MIME type sent for each.
-VIDEO_MIME_BY_FMT = {
-    "mp4": "video/mp4",
-    "mov": "video/quicktime",
-    "webm": "video/webm",
-    "mpeg": "video/mpeg",
-}
-# /audio/transcriptions formats (tool-surface §2.2): mp4 covers .m4a and .mp4.
-STT_FORMAT_BY_MIME = {
-    "audio/wav": "wav",
-    "audio/mpeg": "mp3",
-    "audio/mp4": "mp4",
-    "video/mp4": "mp4",
-    "audio/flac": "flac",
-    "audio/ogg": "ogg",
-    "audio/webm": "webm",
-    "video/webm": "webm",
-}
-
-# ISO-639-1 (two-letter) language codes.
-_ISO_639_1_WORDS = (
-    "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu "
-    "cv cy da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi "
-    "ho hr ht hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks "
-    "ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl "
-    "nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl "
-    "sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve "
-    "vi vo wa wo xh yi yo za zh zu"
-)
-ISO_639_1 = frozenset(_ISO_639_1_WORDS.split())
 
 SourceArg = str
 _SOURCE_DESC = (
@@ -255,177 +226,6 @@ def video_model(model: str | None, s: Settings) -> str:
     return clean_model(model) or s.default_video_model or DEFAULT_VIDEO_MODEL
 
 
-# ---- media parts ----------------------------------------------------------------------------------
-
-
-class _Loaded:
-    """One loaded input: the blob(s) to close, its content part, and its meta entry."""
-
-    def __init__(self) -> None:
-        self.blobs: list[Any] = []
-        self.parts: list[dict[str, Any]] = []
-        self.inputs: list[dict[str, Any]] = []
-        self.kinds: set[str] = set()
-
-    def close(self) -> None:
-        for b in self.blobs:
-            try:
-                b.close()
-            except Exception:  # pragma: no cover - best effort
-                pass
-        self.blobs.clear()
-
-
-def _base_mime(mime: str) -> str:
-    return mime.split(";", 1)[0].strip().lower()
-
-
-def _input_meta(blob: Any, source: str, **extra: Any) -> dict[str, Any]:
-    from ..media.sources import source_type
-
-    entry: dict[str, Any] = {
-        "kind": blob.kind,
-        "mime": _base_mime(blob.mime),
-        "size_bytes": blob.size,
-        "source": source_type(source),
-    }
-    entry.update(extra)
-    return entry
-
-
-def _cache_mark(part: dict[str, Any], cache_input: bool | None) -> dict[str, Any]:
-    """The media part as sent: the spec allows ``cache_control`` on text parts only, so the
-    breakpoint goes on a text part after the media (see ``_content``), never on the part itself."""
-    return part
-
-
-CACHE_BREAKPOINT_TEXT = "(end of the attached media)"
-
-
-def _content(question: str, parts: list[dict[str, Any]], cache_input: bool | None) -> list[Any]:
-    """Question first; with ``cache_input`` the media comes first, then a short text part that
-    carries the cache breakpoint, then the question — so a new question reuses the cached media
-    prefix (a breakpoint caches everything before it)."""
-    if not cache_input or not parts:
-        return [{"type": "text", "text": question}, *parts]
-    marker = {
-        "type": "text",
-        "text": CACHE_BREAKPOINT_TEXT,
-        "cache_control": {"type": "ephemeral"},
-    }
-    return [*parts, marker, {"type": "text", "text": question}]
-
-
-def _unsupported(label: str, what: str, allowed: str, suggestion: str) -> ToolError:
-    return ToolError(
-        ErrorCode.UNSUPPORTED_FORMAT,
-        f"{label}: {what} is not accepted here (supported: {allowed})",
-        details={"reason": "format_not_accepted", "detected": what},
-        suggestions=[suggestion],
-    )
-
-
-def _image_part(blob: Any, settings: Settings, detail: str | None, label: str) -> tuple[Any, dict]:
-    from ..media.image import prepare_image
-
-    try:
-        prepared = prepare_image(blob, settings)
-    except ToolError as err:
-        raise err.with_prefix(label) from None
-    url: dict[str, Any] = {"url": prepared.data_url(limit=None)}
-    if detail:
-        url["detail"] = detail
-    return prepared, {"type": "image_url", "image_url": url}
-
-
-def _audio_fmt(blob: Any, label: str) -> str:
-    from ..media.sniff import audio_fmt_from_mime
-
-    fmt = audio_fmt_from_mime(blob.mime)
-    if fmt not in CHAT_AUDIO_FORMATS:
-        raise _unsupported(
-            label,
-            _base_mime(blob.mime),
-            ", ".join(CHAT_AUDIO_FORMATS),
-            "Convert the audio to mp3 or wav (speech_to_text also takes webm)",
-        )
-    return fmt  # type: ignore[return-value]
-
-
-def _audio_part(blob: Any, label: str) -> tuple[str, dict[str, Any]]:
-    from ..client.body import B64Ref
-
-    fmt = _audio_fmt(blob, label)
-    return fmt, {"type": "input_audio", "input_audio": {"data": B64Ref(blob), "format": fmt}}
-
-
-def _video_mime(blob: Any, label: str) -> str:
-    from ..media.sniff import video_fmt_from_mime
-
-    fmt = video_fmt_from_mime(blob.mime)
-    mime = VIDEO_MIME_BY_FMT.get(fmt or "")
-    if mime is None:
-        raise _unsupported(
-            label,
-            _base_mime(blob.mime),
-            "mp4, mov, webm, mpeg",
-            "Convert the video to mp4 (H.264/AAC)",
-        )
-    return mime
-
-
-def _video_part(blob: Any, label: str) -> tuple[str, dict[str, Any]]:
-    from ..client.body import B64Ref
-
-    mime = _video_mime(blob, label)
-    return mime, {
-        "type": "video_url",
-        "video_url": {"url": B64Ref(blob, prefix=f"data:{mime};base64,")},
-    }
-
-
-async def _add_source(
-    loaded: _Loaded,
-    source: str,
-    *,
-    kinds: tuple[str, ...],
-    ctx: ToolContext,
-    label: str,
-    detail: str | None,
-    cache_input: bool | None,
-) -> None:
-    """Load one source and append its part + meta (blobs are owned by ``loaded``)."""
-    from ..media.sources import load_source
-
-    s = ctx.settings
-    blob = await load_source(
-        source,
-        kind=kinds,  # type: ignore[arg-type]
-        settings=s,
-        to_file=kinds != ("image",),
-        label=label,
-    )
-    loaded.blobs.append(blob)
-    kind = blob.kind
-    if kind == "image":
-        from ..media.offload import run_cpu
-
-        prepared, part = await run_cpu(_image_part, blob, s, detail, label)
-        loaded.blobs.append(prepared)
-        meta = _input_meta(
-            blob, source, sent_mime=_base_mime(prepared.mime), sent_bytes=prepared.size
-        )
-    elif kind == "audio":
-        fmt, part = _audio_part(blob, label)
-        meta = _input_meta(blob, source, format=fmt)
-    else:
-        mime, part = _video_part(blob, label)
-        meta = _input_meta(blob, source, sent_mime=mime)
-    loaded.parts.append(_cache_mark(part, cache_input))
-    loaded.inputs.append(meta)
-    loaded.kinds.add(kind)
-
-
 def _question(q: str | None, default: str) -> str:
     return q if isinstance(q, str) and q.strip() else default
 
@@ -435,7 +235,9 @@ def _chat_body(
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": model,
-        "messages": [{"role": "user", "content": _content(question, parts, args.cache_input)}],
+        "messages": [
+            {"role": "user", "content": message_content(question, parts, args.cache_input)}
+        ],
     }
     if args.temperature is not None:
         body["temperature"] = args.temperature
@@ -449,7 +251,7 @@ async def _complete(
     args: _AnalyzeBase,
     model: str,
     question: str,
-    loaded: _Loaded,
+    loaded: Loaded,
 ) -> ToolResult:
     s = ctx.settings
     body = _chat_body(model, question, loaded.parts, args, s)
@@ -484,12 +286,12 @@ def finish_analysis(
 
 
 async def analyze_image(args: AnalyzeImageInput, ctx: ToolContext) -> ToolResult:
-    loaded = _Loaded()
+    loaded = Loaded()
     try:
         sources = [args.image_path, *(args.image_paths or [])]
         for i, src in enumerate(sources):
             label = "image_path" if i == 0 else f"image_paths[{i - 1}]"
-            await _add_source(
+            await add_source(
                 loaded,
                 src,
                 kinds=("image",),
@@ -520,9 +322,9 @@ async def _analyze_one(
 
     The source is loaded before the model is resolved, so a bad path is the error reported first.
     """
-    loaded = _Loaded()
+    loaded = Loaded()
     try:
-        await _add_source(
+        await add_source(
             loaded,
             source,
             kinds=(kind,),
@@ -564,7 +366,7 @@ async def analyze_video(args: AnalyzeVideoInput, ctx: ToolContext) -> ToolResult
             model_for=video_model,
             default_question=DEFAULT_VIDEO_QUESTION,
         )
-    loaded = _Loaded()
+    loaded = Loaded()
     try:
         from ..safety.fetch import display_url, parse_target
 
@@ -573,7 +375,7 @@ async def analyze_video(args: AnalyzeVideoInput, ctx: ToolContext) -> ToolResult
         except ToolError as err:
             raise err.with_prefix("video_path") from None
         part = {"type": "video_url", "video_url": {"url": src}}
-        loaded.parts.append(_cache_mark(part, args.cache_input))
+        loaded.parts.append(cache_mark(part, args.cache_input))
         loaded.inputs.append(
             {
                 "kind": "video",
@@ -592,10 +394,10 @@ async def analyze_video(args: AnalyzeVideoInput, ctx: ToolContext) -> ToolResult
 
 
 async def analyze_media(args: AnalyzeMediaInput, ctx: ToolContext) -> ToolResult:
-    loaded = _Loaded()
+    loaded = Loaded()
     try:
         for i, src in enumerate(args.sources):
-            await _add_source(
+            await add_source(
                 loaded,
                 src,
                 kinds=("image", "audio", "video"),
@@ -617,21 +419,6 @@ async def analyze_media(args: AnalyzeMediaInput, ctx: ToolContext) -> ToolResult
         loaded.close()
 
 
-def _stt_format(blob: Any) -> str:
-    base = _base_mime(blob.mime)
-    if base == "audio/ogg" and "opus" in blob.mime.lower():
-        return "opus"
-    fmt = STT_FORMAT_BY_MIME.get(base)
-    if fmt is None:
-        raise _unsupported(
-            "audio_path",
-            base,
-            "mp3, m4a/mp4, wav, flac, ogg, opus, webm",
-            "Convert the recording to mp3 or wav (analyze_audio also takes aiff and aac)",
-        )
-    return fmt
-
-
 async def speech_to_text(args: SpeechToTextInput, ctx: ToolContext) -> ToolResult:
     from ..client.body import B64Ref
     from ..media.sources import load_source, source_type
@@ -650,7 +437,7 @@ async def speech_to_text(args: SpeechToTextInput, ctx: ToolContext) -> ToolResul
         args.audio_path, kind="audio", settings=s, to_file=True, label="audio_path"
     )
     try:
-        fmt = _stt_format(blob)
+        fmt = stt_format(blob)
         body: dict[str, Any] = {
             "model": model,
             "input_audio": {"data": B64Ref(blob), "format": fmt},
@@ -659,7 +446,7 @@ async def speech_to_text(args: SpeechToTextInput, ctx: ToolContext) -> ToolResul
             body["language"] = args.language
         if args.response_format:
             # The spec has json and verbose_json only; text/srt/vtt are rendered here from the
-            # verbose_json segments (see _render_transcript).
+            # verbose_json segments (see analyze_transcript.render_transcript).
             body["response_format"] = (
                 "verbose_json"
                 if args.response_format in LOCAL_STT_FORMATS
@@ -680,127 +467,7 @@ async def speech_to_text(args: SpeechToTextInput, ctx: ToolContext) -> ToolResul
         )
     finally:
         blob.close()
-    return _stt_result(resp, args, s, model, fmt, blob, kind)
-
-
-LOCAL_STT_FORMATS = ("text", "srt", "vtt")
-
-
-def _cue_time(seconds: float, sep: str) -> str:
-    ms = max(0, round(seconds * 1000))
-    h, ms = divmod(ms, 3_600_000)
-    m, ms = divmod(ms, 60_000)
-    sec, ms = divmod(ms, 1000)
-    return f"{h:02d}:{m:02d}:{sec:02d}{sep}{ms:03d}"
-
-
-def _render_transcript(parsed: dict[str, Any], rf: str) -> str:
-    """Plain text, SRT or WebVTT from a verbose_json transcription (segments, else one cue)."""
-    text = parsed.get("text") if isinstance(parsed.get("text"), str) else ""
-    if rf == "text":
-        return text
-    cues: list[tuple[float, float, str]] = []
-    for seg in parsed.get("segments") or []:
-        if not isinstance(seg, dict) or not isinstance(seg.get("text"), str):
-            continue
-        start, end = seg.get("start"), seg.get("end")
-        if isinstance(start, (int, float)) and isinstance(end, (int, float)):
-            cues.append((float(start), float(end), seg["text"].strip()))
-    if not cues and text.strip():
-        dur = parsed.get("duration")
-        cues = [(0.0, float(dur) if isinstance(dur, (int, float)) else 0.0, text.strip())]
-    sep = "," if rf == "srt" else "."
-    blocks = [
-        (f"{i}\n" if rf == "srt" else "") + f"{_cue_time(a, sep)} --> {_cue_time(b, sep)}\n{t}\n"
-        for i, (a, b, t) in enumerate(cues, 1)
-    ]
-    body = "\n".join(blocks)
-    return body if rf == "srt" else "WEBVTT\n\n" + body
-
-
-def _stt_result(
-    resp: Any, args: SpeechToTextInput, s: Settings, model: str, fmt: str, blob: Any, kind: str
-) -> ToolResult:
-    from ..client.classify import classify_upstream, error_object
-    from .common import cache_meta
-
-    rf = args.response_format or "json"
-    raw: bytes = resp.data if isinstance(resp.data, bytes) else bytes(resp.data or b"")
-    ctype = {k.lower(): v for k, v in resp.headers.items()}.get("content-type", "").lower()
-    meta: dict[str, Any] = {
-        "model": model,
-        "content_is_untrusted": True,
-        "response_format": rf,
-        "inputs": [
-            {
-                "kind": blob.kind,
-                "mime": _base_mime(blob.mime),
-                "size_bytes": blob.size,
-                "source": kind,
-                "format": fmt,
-            }
-        ],
-    }
-    cm = cache_meta(resp.headers)
-    if cm:
-        meta["cache"] = cm
-    data: dict[str, Any] | None = None
-    as_text = rf in ("text", "srt", "vtt") or (
-        ctype.startswith("text/") and rf not in ("json", "verbose_json")
-    )
-    if as_text and not ctype.startswith("application/json"):
-        text = raw.decode("utf-8", errors="replace")
-    else:
-        try:
-            parsed = json.loads(raw)
-        except (ValueError, RecursionError):  # hostile nesting: treated as a non-JSON body
-            if ctype.startswith("text/"):
-                parsed = {"text": raw.decode("utf-8", errors="replace")}
-            else:
-                raise ToolError(
-                    ErrorCode.UPSTREAM_HTTP,
-                    "speech_to_text: the transcription response is not JSON",
-                    details={"reason": "non_json", "content_type": ctype or None},
-                ) from None
-        if isinstance(parsed, dict) and error_object(parsed) is not None and "text" not in parsed:
-            raise classify_upstream(
-                resp.status, parsed, dict(resp.headers), context="speech_to_text"
-            )
-        if not isinstance(parsed, dict):
-            parsed = {"text": parsed if isinstance(parsed, str) else json.dumps(parsed)}
-        data = parsed
-        if rf == "verbose_json":
-            text = json.dumps(parsed, indent=2, ensure_ascii=False)
-        elif rf in LOCAL_STT_FORMATS:
-            text = _render_transcript(parsed, rf)
-            meta["rendered_locally"] = True
-            data = None  # a text format, as if the server had rendered it
-        else:
-            text = parsed.get("text") if isinstance(parsed.get("text"), str) else ""
-        if isinstance(parsed.get("language"), str):
-            meta["language"] = parsed["language"]
-        if isinstance(parsed.get("duration"), (int, float)):
-            meta["duration_seconds"] = parsed["duration"]
-        u = usage_meta(parsed.get("usage"))
-        if isinstance(parsed.get("usage"), dict):
-            meta["usage"] = {**parsed["usage"], **(u or {})}
-            cost = parsed["usage"].get("cost")
-            if isinstance(cost, (int, float)):
-                meta["cost_usd"] = float(cost)
-    if args.language and "language" not in meta:
-        meta["language"] = args.language
-    gen = {k.lower(): v for k, v in resp.headers.items()}.get("x-generation-id")
-    if gen:
-        meta["generation_id"] = gen
-    if not text.strip():
-        raise ToolError(
-            ErrorCode.INTERNAL,
-            "Transcription returned no text.",
-            details={"response_format": rf},
-            suggestions=["Check that the recording contains speech", "Try another model"],
-        )
-    text = cap_text(text, s, meta)
-    return ToolResult(tool="speech_to_text", text=text, data=data, meta=meta)
+    return transcript_result(resp, args, s, model, fmt, blob, kind)
 
 
 # ---- registration -------------------------------------------------------------------------------
@@ -813,7 +480,6 @@ _FAILS_COMMON = (
     "UNSUPPORTED_FORMAT when the content is not {what} (detected from bytes, not the extension) or is "
     "truncated; UPSTREAM_TIMEOUT / UPSTREAM_HTTP for the download or the model call; MODEL_NOT_FOUND."
 )
-_ANNOTATIONS = dict(read_only=True, destructive=False, idempotent=False, open_world=True)
 
 _IMAGE_DESC = describe(
     "Ask a vision model about an image (answer is untrusted model output). The image is "
@@ -913,7 +579,7 @@ def _spec(name: str, title: str, desc: str, model: Any, handler: Any) -> ToolSpe
         description=desc,
         input_model=model,
         handler=handler,
-        annotations=Annotations(title=title, **_ANNOTATIONS),
+        annotations=analysis_annotations(title),
     )
 
 

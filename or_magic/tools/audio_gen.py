@@ -15,9 +15,10 @@ import binascii
 import contextlib
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from .. import log
 from ..config import Settings
@@ -27,15 +28,19 @@ from .base import ToolContext, ToolSpec, describe, generator_annotations
 from .common import (
     CacheFields,
     NonBlank,
+    OptionalText,
     ProviderPrefs,
     StrictModel,
+    add_usage_and_cost,
     cache_headers,
     clean_model,
     merge_provider,
+    no_media_error,
     usage_meta,
 )
+from .completion import chunk_choices
 from .enums import AUDIO_FORMATS, TTS_FORMATS
-from .saving import deliver_bytes, resolve_save, save_failure_code
+from .saving import Delivered, deliver_bytes, resolve_save, save_failure_code
 
 PCM_RATE = 24_000
 DEFAULT_VOICE = "alloy"
@@ -70,7 +75,7 @@ class GenerateAudioInput(StrictModel):
         description="Audio-output chat model (default OPENROUTER_DEFAULT_AUDIO_GEN_MODEL, "
         "openai/gpt-audio); music models such as google/lyria-3-pro-preview work too",
     )
-    voice: str | None = Field(
+    voice: OptionalText = Field(
         None, description="Voice (default alloy): alloy, echo, fable, onyx, nova, shimmer, …"
     )
     format: Literal[AUDIO_FORMATS] | None = Field(  # type: ignore[valid-type]
@@ -82,11 +87,6 @@ class GenerateAudioInput(StrictModel):
     save_path: str | None = Field(None, description=_SAVE_DESC)
     provider: ProviderPrefs | None = None
 
-    @field_validator("voice")
-    @classmethod
-    def _voice(cls, v: str | None) -> str | None:
-        return v.strip() or None if v is not None else None
-
 
 class TextToSpeechInput(CacheFields):
     input: NonBlank = Field(..., description="The text to speak")
@@ -94,7 +94,7 @@ class TextToSpeechInput(CacheFields):
         None,
         description="TTS model (default OPENROUTER_DEFAULT_TTS_MODEL, deepgram/flux-tts:free)",
     )
-    voice: str | None = Field(
+    voice: OptionalText = Field(
         None, description="Voice; default flux-alexis-en for the Deepgram Flux models"
     )
     response_format: Literal[TTS_FORMATS] = Field(  # type: ignore[valid-type]
@@ -104,11 +104,6 @@ class TextToSpeechInput(CacheFields):
     instructions: str | None = Field(None, description="Style instructions (models that take them)")
     save_path: str | None = Field(None, description=_SAVE_DESC)
     provider: ProviderPrefs | None = None
-
-    @field_validator("voice")
-    @classmethod
-    def _voice(cls, v: str | None) -> str | None:
-        return v.strip() or None if v is not None else None
 
 
 # ---- streamed base64 -----------------------------------------------------------------------------
@@ -215,6 +210,55 @@ def _duration(wav_or_other: bytes, mime: str) -> float | None:
         return None
 
 
+@dataclass
+class _DeliveredAudio:
+    """An answer's audio after delivery: its bytes in their container, and where they went."""
+
+    data: bytes
+    mime: str
+    wrap_note: str | None  # set when raw PCM16 was wrapped as WAV
+    delivered: Delivered
+    on_disk: bool  # saved (save_path, or too big to inline): the delivery text names the file
+
+    def meta(self, model: str) -> dict[str, Any]:
+        """The start of the result's meta: the model, the audio's type and size, where it went."""
+        return {
+            "model": model,
+            "mime": self.mime,
+            "size_bytes": len(self.data),
+            **self.delivered.meta,
+        }
+
+
+def _deliver_audio(
+    raw: bytes,
+    *,
+    raw_pcm_expected: bool,
+    rate: int = PCM_RATE,
+    tool: str,
+    noun: str,
+    settings: Settings,
+    save: Path | None,
+    item_meta: dict[str, Any] | None = None,
+) -> _DeliveredAudio:
+    """Both tools' last step: the bytes in a container (``audio_container``), inline or saved."""
+    data, mime, ext, wrap_note = audio_container(raw, raw_pcm_expected=raw_pcm_expected, rate=rate)
+    d = deliver_bytes(
+        data,
+        kind="audio",
+        mime=mime,
+        ext=ext,
+        settings=settings,
+        tool=tool,
+        save_path=save,
+        noun=noun,
+        item_meta=item_meta,
+        paid=True,  # both tools deliver after the request: a failed save keeps the bytes
+    )
+    on_disk = save is not None or "auto_saved" in d.meta
+    return _DeliveredAudio(data, mime, wrap_note, d, on_disk)
+
+
 # ---- generate_audio ------------------------------------------------------------------------------
 
 
@@ -247,32 +291,29 @@ async def generate_audio(args: GenerateAudioInput, ctx: ToolContext) -> ToolResu
     said, plain = "".join(got.transcript).strip(), "".join(got.text).strip()
     if not raw:
         raise _no_audio(said or plain, got.finish, plan.model)
-    data, mime, ext, wrap_note = audio_container(raw, raw_pcm_expected=plan.sent == "pcm16")
-    if wrap_note:
-        plan.notes.append(wrap_note)
-    d = deliver_bytes(
-        data,
-        kind="audio",
-        mime=mime,
-        ext=ext,
-        settings=s,
+    out = _deliver_audio(
+        raw,
+        raw_pcm_expected=plan.sent == "pcm16",
         tool="generate_audio",
-        save_path=save,
         noun="Audio",
+        settings=s,
+        save=save,
         item_meta={"transcript": said} if said else None,
-        paid=True,
     )
-    meta = _audio_meta(plan, got, d.meta, data, mime, said, plain)
-    if save is not None or "auto_saved" in d.meta:
-        lines = [d.text] + ([f"Transcript: {said}"] if said else [])
+    if out.wrap_note:
+        plan.notes.append(out.wrap_note)
+    meta = _audio_meta(plan, got, out, said, plain)
+    if out.on_disk:
+        lines = [out.delivered.text] + ([f"Transcript: {said}"] if said else [])
     else:
         lines = [said or plain or "Audio generated successfully."]
     if plan.notes and plan.requested and plan.requested not in ("pcm16", "wav"):
         lines.append(f"Note: {plan.notes[0]}.")
-    await ctx.media(d.item)
-    code = save_failure_code([d])
+    item = out.delivered.item
+    await ctx.media(item)
+    code = save_failure_code([out.delivered])
     return ToolResult(
-        tool="generate_audio", text="\n".join(lines), code=code, media=[d.item], meta=meta
+        tool="generate_audio", text="\n".join(lines), code=code, media=[item], meta=meta
     )
 
 
@@ -355,10 +396,7 @@ class _AudioStream:
         self.gen_id = event.get("id") or self.gen_id
         if isinstance(event.get("usage"), dict):
             self.usage = event["usage"]
-        for choice in event.get("choices") or []:
-            if not isinstance(choice, dict):
-                continue
-            delta = choice.get("delta") or {}
+        for choice, delta in chunk_choices(event):
             if isinstance(delta.get("audio"), dict):
                 self._take_audio(delta["audio"])
             if isinstance(delta.get("content"), str) and delta["content"]:
@@ -376,11 +414,12 @@ class _AudioStream:
 
 def _no_audio(said: str, finish: Any, model: str) -> ToolError:
     """UPSTREAM_REFUSED for a stream without audio, showing whatever text came instead."""
-    reason = "content_filter" if finish == "content_filter" else "no_audio_in_stream"
-    return ToolError(
-        ErrorCode.UPSTREAM_REFUSED,
-        f"Model returned no audio. Text response: {said[:300] or '(none)'}",
-        details={"reason": reason, "finish_reason": finish, "model": model},
+    return no_media_error(
+        "audio",
+        said,
+        finish,
+        model,
+        missing="no_audio_in_stream",
         suggestions=[
             "Rephrase the prompt",
             "Check the model outputs audio (search_models with output modality audio)",
@@ -389,22 +428,11 @@ def _no_audio(said: str, finish: Any, model: str) -> ToolError:
 
 
 def _audio_meta(
-    plan: _AudioPlan,
-    got: _AudioStream,
-    delivered: dict[str, Any],
-    data: bytes,
-    mime: str,
-    said: str,
-    plain: str,
+    plan: _AudioPlan, got: _AudioStream, out: _DeliveredAudio, said: str, plain: str
 ) -> dict[str, Any]:
     """The result's meta: what was served and delivered, then only the optional facts present."""
-    meta: dict[str, Any] = {
-        "model": got.served or plan.model,
-        "mime": mime,
-        "size_bytes": len(data),
-    }
-    meta.update(delivered)
-    dur = _duration(data, mime)
+    meta = out.meta(got.served or plan.model)
+    dur = _duration(out.data, out.mime)
     if dur is not None:
         meta["duration_s"] = dur
     meta.update(
@@ -419,11 +447,7 @@ def _audio_meta(
         "truncated": got.truncated,  # the audio may end early
     }
     meta.update((k, v) for k, v in optional.items() if v)
-    u = usage_meta(got.usage)
-    if u:
-        meta["usage"] = u
-        if isinstance(u.get("cost"), (int, float)):
-            meta["cost_usd"] = float(u["cost"])
+    add_usage_and_cost(meta, usage_meta(got.usage))
     if got.gen_id:
         meta["generation_id"] = got.gen_id
     return meta
@@ -496,37 +520,34 @@ async def text_to_speech(args: TextToSpeechInput, ctx: ToolContext) -> ToolResul
     )
     m = _RATE_PARAM.search(ctype)
     rate = int(m.group(1)) if m and 1 <= int(m.group(1)) <= 768_000 else PCM_RATE
-    data, mime, ext, wrap_note = audio_container(resp.data, raw_pcm_expected=pcm, rate=rate)
-    d = deliver_bytes(
-        data,
-        kind="audio",
-        mime=mime,
-        ext=ext,
-        settings=s,
+    out = _deliver_audio(
+        resp.data,
+        raw_pcm_expected=pcm,
+        rate=rate,
         tool="text_to_speech",
-        save_path=save,
         noun="Speech",
-        paid=True,
+        settings=s,
+        save=save,
     )
-    meta: dict[str, Any] = {"model": model, "mime": mime, "size_bytes": len(data)}
-    meta.update(d.meta)
+    meta = out.meta(model)
     if voice:
         meta["voice"] = voice
-    dur = _duration(data, mime)
+    dur = _duration(out.data, out.mime)
     if dur is not None:
         meta["duration_s"] = dur
-    if wrap_note:
-        meta["notes"] = [wrap_note]
+    if out.wrap_note:
+        meta["notes"] = [out.wrap_note]
     headers = {k.lower(): v for k, v in resp.headers.items()}
     if headers.get("x-generation-id"):
         meta["generation_id"] = headers["x-generation-id"]
-    if save is not None or "auto_saved" in d.meta:
-        text = d.text
+    if out.on_disk:
+        text = out.delivered.text
     else:
-        text = f"Speech generated ({len(data)} bytes, {mime})."
-    await ctx.media(d.item)
-    code = save_failure_code([d])
-    return ToolResult(tool="text_to_speech", text=text, code=code, media=[d.item], meta=meta)
+        text = f"Speech generated ({len(out.data)} bytes, {out.mime})."
+    item = out.delivered.item
+    await ctx.media(item)
+    code = save_failure_code([out.delivered])
+    return ToolResult(tool="text_to_speech", text=text, code=code, media=[item], meta=meta)
 
 
 # ---- registration -------------------------------------------------------------------------------

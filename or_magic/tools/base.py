@@ -59,10 +59,27 @@ def paid_annotations(title: str) -> Annotations:
 generator_annotations = paid_annotations  # the name the generation tools import
 
 
-def lookup_annotations(title: str) -> Annotations:
-    """Tools that only read from OpenRouter (catalog, status, health): safe to call again."""
+def lookup_annotations(title: str, *, open_world: bool = True) -> Annotations:
+    """Tools that only read (catalog, status, health): safe to call again. ``open_world=False``
+    for one that reads only local state (a background chat job's row in the job registry)."""
     return Annotations(
-        title=title, read_only=True, destructive=False, idempotent=True, open_world=True
+        title=title, read_only=True, destructive=False, idempotent=True, open_world=open_world
+    )
+
+
+def analysis_annotations(title: str) -> Annotations:
+    """Tools that only read their inputs but pay for a fresh model answer on every call (the
+    analyze family): read-only, yet not idempotent."""
+    return Annotations(
+        title=title, read_only=True, destructive=False, idempotent=False, open_world=True
+    )
+
+
+def idempotent_write_annotations(title: str) -> Annotations:
+    """Tools that write a file but change nothing more when called again with the same
+    arguments (``embed_texts``' .npy, ``get_video_status``' finished video)."""
+    return Annotations(
+        title=title, read_only=False, destructive=False, idempotent=True, open_world=True
     )
 
 

@@ -18,7 +18,7 @@ from ..errors import ErrorCode, ToolError
 from ..jobs import backend_label
 from ..redact import known_secrets, scrub_result, scrub_value
 from ..result import ToolResult
-from .base import Annotations, ToolContext, ToolSpec, describe, paid_annotations
+from .base import ToolContext, ToolSpec, describe, lookup_annotations, paid_annotations
 from .common import (
     CacheFields,
     ProviderPrefs,
@@ -554,12 +554,6 @@ TOOLS = [
         ),
         input_model=JobStatusInput,
         handler=get_chat_completion_status,
-        annotations=Annotations(
-            title="Background chat status",
-            read_only=True,
-            destructive=False,
-            idempotent=True,
-            open_world=False,
-        ),
+        annotations=lookup_annotations("Background chat status", open_world=False),
     ),
 ]

@@ -37,6 +37,14 @@ NonBlank = Annotated[str, AfterValidator(_non_blank)]
 """A required text argument that must contain more than whitespace (prompt, input, query…)."""
 
 
+def _blank_to_none(v: str | None) -> str | None:
+    return (v.strip() or None) if v is not None else None
+
+
+OptionalText = Annotated[str | None, AfterValidator(_blank_to_none)]
+"""An optional text argument, stripped, where a blank value counts as not given (voice, size…)."""
+
+
 class StrictModel(BaseModel):
     """Unknown arguments are an error (a typo like ``promt`` should not be silently dropped)."""
 
@@ -238,5 +246,29 @@ def usage_meta(usage: Any) -> dict[str, Any] | None:
     return out or None
 
 
+def add_usage_and_cost(meta: dict[str, Any], usage: dict[str, Any] | None) -> None:
+    """Put ``usage`` on a result's ``meta`` and its ``cost`` as ``cost_usd`` (what the budget and
+    the session totals read), each only when there is one."""
+    if usage:
+        meta["usage"] = usage
+        if isinstance(usage.get("cost"), (int, float)):
+            meta["cost_usd"] = float(usage["cost"])
+
+
 def invalid(message: str, **details: Any) -> ToolError:
     return ToolError(ErrorCode.INVALID_INPUT, message, details=details or None)
+
+
+def no_media_error(
+    noun: str, text: str, finish: Any, model: str, *, missing: str, suggestions: list[str]
+) -> ToolError:
+    """``UPSTREAM_REFUSED`` for a generation answer without the media it was asked for, showing
+    the text that came instead; ``details.reason`` is ``content_filter`` when the finish reason
+    says so, else ``missing`` (``no_image_in_response``, ``no_audio_in_stream``)."""
+    reason = "content_filter" if finish == "content_filter" else missing
+    return ToolError(
+        ErrorCode.UPSTREAM_REFUSED,
+        f"Model returned no {noun}. Text response: {text[:300] or '(none)'}",
+        details={"reason": reason, "finish_reason": finish, "model": model},
+        suggestions=suggestions,
+    )

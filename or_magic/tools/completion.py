@@ -7,13 +7,14 @@ refusal, content-filter and tool-call rules are the same everywhere.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ErrorCode, ToolError
 from ..log import preview
 from .base import ToolContext
-from .common import cache_meta, usage_meta
+from .common import add_usage_and_cost, cache_meta, usage_meta
 
 CUTOFF_MESSAGE = (
     "Model exhausted max_tokens during internal reasoning without emitting a final answer. "
@@ -113,6 +114,14 @@ def parse_message(data: dict[str, Any], headers: dict[str, str] | None = None) -
     return c
 
 
+def chunk_choices(event: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each choice of one streamed ``chat.completion.chunk`` with its ``delta`` (``{}`` when
+    missing); a choice that is not an object is skipped, as a hostile stream may send one."""
+    for choice in event.get("choices") or []:
+        if isinstance(choice, dict):
+            yield choice, choice.get("delta") or {}
+
+
 class StreamAccumulator:
     """Folds SSE chunks into a ``Completion``; text deltas go to the context as they arrive."""
 
@@ -140,10 +149,7 @@ class StreamAccumulator:
         c.generation_id = event.get("id") or c.generation_id
         if isinstance(event.get("usage"), dict):
             c.usage = event["usage"]
-        for choice in event.get("choices") or []:
-            if not isinstance(choice, dict):
-                continue
-            delta = choice.get("delta") or {}
+        for choice, delta in chunk_choices(event):
             piece = delta.get("content")
             if isinstance(piece, str) and piece:
                 self._text.append(piece)
@@ -252,11 +258,7 @@ def completion_meta(c: Completion, *, want_reasoning: bool) -> dict[str, Any]:
         meta["native_finish_reason"] = c.native_finish_reason
     if want_reasoning and c.reasoning and not c.reasoned_only:
         meta["reasoning"] = c.reasoning
-    u = usage_meta(c.usage)
-    if u:
-        meta["usage"] = u
-        if isinstance(u.get("cost"), (int, float)):
-            meta["cost_usd"] = float(u["cost"])
+    add_usage_and_cost(meta, usage_meta(c.usage))
     if c.model:
         meta["model"] = c.model
     if c.provider:

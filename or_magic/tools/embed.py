@@ -34,8 +34,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import ErrorCode, ToolError
 from ..result import ToolResult
-from .base import Annotations, ToolContext, ToolSpec, describe
-from .common import ProviderPrefs, StrictModel, clean_model, merge_provider, usage_meta
+from .base import ToolContext, ToolSpec, describe, idempotent_write_annotations
+from .common import (
+    ProviderPrefs,
+    StrictModel,
+    add_usage_and_cost,
+    clean_model,
+    merge_provider,
+    usage_meta,
+)
 
 TOOL = "embed_texts"
 MAX_TEXTS = 100_000
@@ -295,10 +302,7 @@ def _result(
     from .saving import Output, deliver_all, save_failure_code
 
     meta: dict[str, Any] = {"model": model, "count": n, "dimensions": dims}
-    if usage:
-        meta["usage"] = usage
-        if isinstance(usage.get("cost"), (int, float)):
-            meta["cost_usd"] = float(usage["cost"])
+    add_usage_and_cost(meta, usage)
     data: dict[str, Any] = {
         "model": model,
         "count": n,
@@ -344,10 +348,7 @@ def finish_embedding(data: Any, dims: int | None) -> ToolResult:
     meta: dict[str, Any] = {"model": model, "count": 1, "dimensions": width}
     usage: dict[str, Any] = {}
     _add_usage(usage, data.get("usage"))
-    if usage:
-        meta["usage"] = usage
-        if isinstance(usage.get("cost"), (int, float)):
-            meta["cost_usd"] = float(usage["cost"])
+    add_usage_and_cost(meta, usage)
     res = ToolResult(
         tool=TOOL,
         text=f"1 embedding × {width} dimensions (float32) from {model}.",
@@ -399,12 +400,6 @@ TOOLS = [
         input_model=EmbedInput,
         output_model=EmbedOutput,
         handler=embed_texts,
-        annotations=Annotations(
-            title="Embed texts",
-            read_only=False,
-            destructive=False,
-            idempotent=True,
-            open_world=True,
-        ),
+        annotations=idempotent_write_annotations("Embed texts"),
     ),
 ]

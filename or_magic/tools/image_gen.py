@@ -28,9 +28,11 @@ from .common import (
     ProviderPrefs,
     StrictModel,
     add_max_tokens_and_provider,
+    add_usage_and_cost,
     cache_headers,
     clean_model,
     merge_provider,
+    no_media_error,
     usage_meta,
 )
 from .enums import (
@@ -430,11 +432,7 @@ async def _images_result(
 def _model_and_usage(data: dict[str, Any], model: str) -> dict[str, Any]:
     """The start of an image result's meta: the model that answered, its usage and cost."""
     meta: dict[str, Any] = {"model": data.get("model") or model}
-    u = usage_meta(data.get("usage"))
-    if u:
-        meta["usage"] = u
-        if isinstance(u.get("cost"), (int, float)):
-            meta["cost_usd"] = float(u["cost"])
+    add_usage_and_cost(meta, usage_meta(data.get("usage")))
     return meta
 
 
@@ -566,12 +564,12 @@ async def generate_image(args: GenerateImageInput, ctx: ToolContext) -> ToolResu
 
 
 def _no_image(text: str, finish: Any, model: str) -> ToolError:
-    reason = "content_filter" if finish == "content_filter" else "no_image_in_response"
-    shown = text[:300] if text else "(none)"
-    return ToolError(
-        ErrorCode.UPSTREAM_REFUSED,
-        f"Model returned no image. Text response: {shown}",
-        details={"reason": reason, "finish_reason": finish, "model": model},
+    return no_media_error(
+        "image",
+        text,
+        finish,
+        model,
+        missing="no_image_in_response",
         suggestions=[
             "Rephrase the prompt (models often answer with text when a request looks unsafe or unclear)",
             "Check the model outputs images (search_models with output modality image)",

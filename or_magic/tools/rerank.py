@@ -10,7 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..errors import ErrorCode, ToolError
 from ..result import ToolResult
 from .base import ToolContext, ToolSpec, describe, lookup_annotations
-from .common import ProviderPrefs, StrictModel, cap_text, clean_model, merge_provider, usage_meta
+from .common import (
+    ProviderPrefs,
+    StrictModel,
+    add_usage_and_cost,
+    cap_text,
+    clean_model,
+    merge_provider,
+    usage_meta,
+)
 
 MAX_DOCS = 1000
 
@@ -99,11 +107,7 @@ async def rerank_documents(args: RerankInput, ctx: ToolContext) -> ToolResult:
     served = resp.data.get("model") if isinstance(resp.data.get("model"), str) else model
     data = {"model": served, "results": results}
     meta: dict[str, Any] = {"model": served}
-    u = usage_meta(resp.data.get("usage"))
-    if u:
-        meta["usage"] = u
-        if isinstance(u.get("cost"), (int, float)):
-            meta["cost_usd"] = float(u["cost"])
+    add_usage_and_cost(meta, usage_meta(resp.data.get("usage")))
     lines = [
         f"{i + 1}. [{r['index']}] {r['score']:.4f}"
         + (f"  {r['document'][:80]}" if r.get("document") else "")

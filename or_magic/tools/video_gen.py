@@ -15,6 +15,12 @@ the API key, streamed straight to a temp file next to the destination (capped at
   percentage), with the status and elapsed time.
 * Cancelling the caller stops polling or downloading at once, removes the temp file and leaves the
   job resumable.
+
+This module is the whole lifecycle: the input models, the request (``_generate``), following the
+job to its end (``_follow``), ``get_video_status`` and the registration. Its steps live in siblings:
+``video_catalog`` (the capabilities and the pre-submit check), ``video_job`` (the job's state and
+registry row, polling, the still-running / failed / completed results) and ``video_download``
+(streaming the finished file).
 """
 
 from __future__ import annotations
@@ -23,25 +29,39 @@ import asyncio
 import re
 import sqlite3
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from pydantic import Field, field_validator
 
 from .. import log
 from ..errors import ErrorCode, ToolError
 from ..result import ToolResult
-from .base import Annotations, ToolContext, ToolSpec, describe, generator_annotations
-from .common import NonBlank, StrictModel, clean_model, merge_provider
-from .saving import Delivered, StreamTarget, file_item, resolve_save
+from .base import (
+    ToolContext,
+    ToolSpec,
+    describe,
+    generator_annotations,
+    idempotent_write_annotations,
+)
+from .common import NonBlank, OptionalText, StrictModel, clean_model, merge_provider
+from .saving import file_item, resolve_save
+from .video_download import download
+from .video_job import (
+    VideoJob,
+    completed,
+    failure,
+    normalise_status,
+    poll_loop,
+    record_job,
+    report,
+    resume_hint,
+    still_running,
+    update_row,
+)
 
-TERMINAL = ("completed", "failed", "cancelled", "expired")
-MAX_POLL_ERRORS = 5
 MAX_REFERENCES = 50
 VIDEO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
-PROGRESS_EVERY = 8 << 20  # report download progress every 8 MiB
 
 _SAVE_DESC = (
     "Write the video to this file under OPENROUTER_OUTPUT_DIR (created if missing; traversal, "
@@ -60,16 +80,16 @@ def _nonblank(v: str | None, name: str) -> str | None:
 
 
 class _VideoOptions(StrictModel):
-    model: str | None = Field(
+    model: OptionalText = Field(
         None,
         description="Video model (default OPENROUTER_DEFAULT_VIDEO_GEN_MODEL, google/veo-3.1); "
         "see GET /videos/models for what each supports",
     )
-    resolution: str | None = Field(
+    resolution: OptionalText = Field(
         None, description="e.g. 480p, 720p, 1080p, 1K, 2K, 4K (must be supported by the model)"
     )
-    aspect_ratio: str | None = Field(None, description="e.g. 16:9, 9:16, 1:1 (model-dependent)")
-    size: str | None = Field(None, description="WIDTHxHEIGHT, e.g. 1280x720 (model-dependent)")
+    aspect_ratio: OptionalText = Field(None, description="e.g. 16:9, 9:16, 1:1 (model-dependent)")
+    size: OptionalText = Field(None, description="WIDTHxHEIGHT, e.g. 1280x720 (model-dependent)")
     duration: int | None = Field(
         None, ge=1, description="Seconds; must be one of the model's supported durations"
     )
@@ -94,11 +114,6 @@ class _VideoOptions(StrictModel):
         ge=50,
         description="Poll interval (default OPENROUTER_VIDEO_POLL_INTERVAL_MS, 15000)",
     )
-
-    @field_validator("model", "resolution", "aspect_ratio", "size")
-    @classmethod
-    def _strip(cls, v: str | None) -> str | None:
-        return (v.strip() or None) if v is not None else None
 
 
 class GenerateVideoInput(_VideoOptions):
@@ -178,339 +193,12 @@ class VideoStatusInput(StrictModel):
         return v
 
 
-# ---- helpers ------------------------------------------------------------------------------------
-
-
-def normalise_status(raw: Any) -> str:
-    s = str(raw or "").strip().lower().replace("-", "_").replace(" ", "_")
-    if s == "canceled":
-        return "cancelled"
-    return s or "pending"
-
-
-def _upstream_progress(view: dict[str, Any]) -> float | None:
-    p = view.get("progress")
-    if isinstance(p, bool) or not isinstance(p, (int, float)):
-        return None
-    p = float(p)
-    if p != p or p < 0:  # NaN, negative
-        return None
-    if 0 < p < 1 and isinstance(view.get("progress"), float):
-        p *= 100.0  # a fraction
-    return min(p, 100.0)
-
-
-def _error_text(view: dict[str, Any]) -> str | None:
-    err = view.get("error")
-    if isinstance(err, str) and err.strip():
-        return err.strip()
-    if isinstance(err, dict):
-        msg = err.get("message")
-        if isinstance(msg, str) and msg.strip():
-            return msg.strip()
-    return None
-
-
-def _poll_path(ctx: ToolContext, video_id: str, polling_url: str | None) -> str:
-    if polling_url:
-        full = ctx.client.resolve(polling_url)
-        if ctx.client.same_origin(full):
-            return full
-    return f"/videos/{quote(video_id, safe='')}"
-
-
-def _content_url(ctx: ToolContext, video_id: str, view: dict[str, Any]) -> str:
-    urls = view.get("unsigned_urls")
-    if isinstance(urls, list) and urls and isinstance(urls[0], str):
-        full = ctx.client.resolve(urls[0])
-        if ctx.client.same_origin(full):
-            return full
-    return f"/videos/{quote(video_id, safe='')}/content?index=0"
-
-
-def _transient(err: ToolError) -> bool:
-    if err.code in (ErrorCode.UPSTREAM_HTTP, ErrorCode.UPSTREAM_TIMEOUT):
-        status = (err.details or {}).get("status")
-        return status is None or status == 408 or status >= 500 or status == 429
-    return (
-        err.code == ErrorCode.UPSTREAM_REFUSED and (err.details or {}).get("reason") == "rate_limit"
-    )
-
-
-def _resume_hint(video_id: str) -> str:
-    return f'Resume with get_video_status {{"video_id": "{video_id}"}} (add "wait": true to keep polling)'
-
-
-class _VideoJob:
-    """What one call knows about a video job while following it."""
-
-    def __init__(
-        self, video_id: str, model: str | None, polling_url: str | None, status: str
-    ) -> None:
-        self.id = video_id
-        self.model = model
-        self.polling_url = polling_url
-        self.status = status
-        self.raw_status = status
-        self.progress: float | None = None
-        self.polls = 0
-        self.view: dict[str, Any] = {}
-        # Set for ids the registry does not know: recorded once upstream confirms the job exists.
-        self.register: Callable[[], None] | None = None
-
-
-def _update_row(ctx: ToolContext, job_id: str, **fields: Any) -> None:
-    try:
-        ctx.jobs.update(job_id, **fields)
-    except (sqlite3.Error, OSError) as exc:  # the registry must never fail the video
-        log.warn("video.job_row_failed", video_id=job_id, error=type(exc).__name__)
-
-
-def _record_job(
-    ctx: ToolContext,
-    job: _VideoJob,
-    *,
-    tool: str,
-    prompt: str | None,
-    save: Path | None,
-    params: dict[str, Any],
-) -> None:
-    from ..jobs import backend_label
-
-    try:
-        ctx.jobs.create(
-            id=job.id,
-            kind="video",
-            tool=tool,
-            backend=backend_label(ctx.settings),
-            status=job.status,
-            model=job.model,
-            prompt=prompt,
-            save_path=str(save) if save is not None else None,
-            polling_url=job.polling_url,
-            params=params,
-        )
-    except sqlite3.IntegrityError:
-        _update_row(ctx, job.id, status=job.status, polling_url=job.polling_url)
-    except (sqlite3.Error, OSError) as exc:
-        log.warn("video.job_row_failed", video_id=job.id, error=type(exc).__name__)
-
-
-# ---- polling ------------------------------------------------------------------------------------
-
-
-async def _poll_once(ctx: ToolContext, job: _VideoJob) -> dict[str, Any]:
-    resp = await ctx.client.request_json(
-        "GET",
-        _poll_path(ctx, job.id, job.polling_url),
-        context="get_video_status.poll",
-        timeout_s=30.0,
-        retries=0,
-    )
-    if not isinstance(resp.data, dict):
-        raise ToolError(
-            ErrorCode.UPSTREAM_HTTP,
-            "get_video_status.poll: unexpected response shape",
-            details={"reason": "shape"},
-        )
-    return resp.data
-
-
-async def _report(ctx: ToolContext, job: _VideoJob, phase: str | None = None) -> None:
-    status = phase or job.status
-    msg = f"video {job.id} — {status}"
-    if job.progress is not None and phase is None:
-        msg += f" ({job.progress:g}%)"
-    await ctx.progress(
-        progress=job.progress if phase is None else None,
-        total=100.0 if job.progress is not None else None,
-        message=msg,
-        status=status,
-    )
-
-
-async def _poll_loop(
-    ctx: ToolContext, job: _VideoJob, *, deadline: float, interval_s: float, poll_now: bool
-) -> bool:
-    """Poll until a terminal status (True) or the deadline (False)."""
-    errors = 0
-    first = True
-    while True:
-        if not (first and poll_now):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            await asyncio.sleep(min(interval_s, remaining))
-        first = False
-        try:
-            view = await _poll_once(ctx, job)
-        except ToolError as err:
-            status = (err.details or {}).get("status")
-            if status == 404:
-                raise ToolError(
-                    ErrorCode.INVALID_INPUT,
-                    f"Upstream does not know video job {job.id} (HTTP 404)",
-                    details={"video_id": job.id, "status": 404},
-                    suggestions=[
-                        "Check the video_id (get_video_status without video_id lists known jobs)",
-                        "Jobs belong to the API key and backend that started them",
-                    ],
-                ) from None
-            errors += 1
-            if not _transient(err) or errors >= MAX_POLL_ERRORS or time.monotonic() >= deadline:
-                err.details = {**(err.details or {}), "video_id": job.id}
-                err.suggestions = [*err.suggestions, _resume_hint(job.id)]
-                raise
-            log.warn("video.poll_error", video_id=job.id, code=err.code.value, attempt=errors)
-            continue
-        errors = 0
-        job.polls += 1
-        if job.register is not None:
-            job.register()
-            job.register = None
-        job.view = view
-        job.raw_status = str(view.get("status") or "")
-        job.status = normalise_status(view.get("status"))
-        job.progress = _upstream_progress(view)
-        _update_row(
-            ctx,
-            job.id,
-            status=job.status if job.status != "completed" else "in_progress",
-            upstream_status=job.raw_status or None,
-            progress=job.progress,
-        )
-        await _report(ctx, job)
-        if job.status in TERMINAL:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-
-
-# ---- outcomes -----------------------------------------------------------------------------------
-
-
-def _still_running(ctx: ToolContext, job: _VideoJob, *, tool: str, waited_ms: int) -> ToolResult:
-    polling_url = ctx.client.resolve(job.polling_url or f"/videos/{quote(job.id, safe='')}")
-    meta: dict[str, Any] = {
-        "code": ErrorCode.JOB_STILL_RUNNING.value,
-        "video_id": job.id,
-        "polling_url": polling_url,
-        "last_status": job.status,
-        "polls": job.polls,
-        "elapsed_ms": waited_ms,
-    }
-    if job.progress is not None:
-        meta["progress"] = job.progress
-    if job.model:
-        meta["model"] = job.model
-    if tool == "get_video_status":
-        text = f"Video {job.id} status: {job.status}"
-        if job.progress is not None:
-            text += f" (progress={job.progress:g})"
-        text += f". {_resume_hint(job.id)}."
-    else:
-        text = (
-            f"Video still generating after {waited_ms}ms. Use get_video_status with "
-            f"video_id={job.id} to resume."
-        )
-    return ToolResult(
-        tool=tool,
-        text=text,
-        code=ErrorCode.JOB_STILL_RUNNING.value,
-        data={"video_id": job.id, "status": job.status, "polling_url": polling_url},
-        meta=meta,
-    )
-
-
-def _failed(ctx: ToolContext, job: _VideoJob) -> ToolError:
-    reason = _error_text(job.view)
-    if job.status == "failed":
-        message = reason or "Upstream marked the job failed."
-        suggestions = [
-            "Rephrase the prompt (content policy failures are common)",
-            "Try another model",
-        ]
-    elif job.status == "cancelled":
-        message = f"Video job {job.id} was cancelled upstream" + (f": {reason}" if reason else ".")
-        suggestions = ["Start the generation again"]
-    else:
-        message = f"Video job {job.id} expired before it was downloaded" + (
-            f": {reason}" if reason else "."
-        )
-        suggestions = ["Generate it again; finished videos are kept upstream only for a while"]
-    err = {"code": ErrorCode.JOB_FAILED.value, "message": message, "status": job.status}
-    _update_row(ctx, job.id, status=job.status, error=err)
-    return ToolError(
-        ErrorCode.JOB_FAILED,
-        message,
-        details={"video_id": job.id, "status": job.status, "upstream_error": reason},
-        suggestions=suggestions,
-    )
-
-
-def _check_video(head: bytes, ctype: str) -> tuple[str, str]:
-    """``(mime, ext)`` of the downloaded bytes; ``UNSUPPORTED_FORMAT`` when they are not a video."""
-    from ..media.sniff import describe as describe_bytes
-    from ..media.sniff import sniff, video_ext_for_mime
-
-    s = sniff(head)
-    if s is not None and s.kind == "video":
-        return s.base_mime, s.ext
-    if s is None and ctype.startswith("video/") and not describe_bytes(head).endswith("text"):
-        return ctype, video_ext_for_mime(ctype)
-    what = s.base_mime if s is not None else describe_bytes(head[:512])
-    raise ToolError(
-        ErrorCode.UNSUPPORTED_FORMAT,
-        f"Download: expected a video but got {what} (Content-Type {ctype})",
-        details={"reason": "not_a_video", "content_type": ctype},
-    )
-
-
-async def _download(
-    ctx: ToolContext, job: _VideoJob, *, tool: str, save: Path | None
-) -> tuple[Delivered, str]:
-    s = ctx.settings
-    url = _content_url(ctx, job.id, job.view)
-    target = StreamTarget(tool=tool, kind="video", settings=s, save_path=save, default_ext=".mp4")
-    next_report = PROGRESS_EVERY
-
-    async def write(chunk: bytes) -> None:
-        nonlocal next_report
-        target.write(chunk)
-        if target.size >= next_report:
-            next_report = target.size + PROGRESS_EVERY
-            await _report(ctx, job, phase=f"downloading ({target.size >> 20} MiB)")
-
-    try:
-        _update_row(ctx, job.id, status="downloading")
-        await _report(ctx, job, phase="downloading")
-        try:
-            ctype, _ = await ctx.client.stream_download(
-                url,
-                write,
-                max_bytes=s.video_gen_max_bytes,
-                # a whole-download deadline that allows the cap at a slow 256 KiB/s
-                timeout_s=max(600.0, s.request_timeout_ms / 1000.0, s.video_gen_max_bytes / 262144),
-                context="Download",
-            )
-        except ToolError as err:
-            if err.code == ErrorCode.RESOURCE_TOO_LARGE:
-                err.suggestions = [
-                    "Raise OPENROUTER_VIDEO_GEN_MAX_BYTES, then resume with get_video_status",
-                    *err.suggestions[1:],
-                ]
-            raise
-        mime, ext = _check_video(target.head(), ctype)
-        delivered = target.finish(mime=mime, ext=ext, noun="Video")
-    except BaseException:
-        target.abort()
-        raise
-    return delivered, ctype
+# ---- following a submitted job ----------------------------------------------------------------
 
 
 async def _follow(
     ctx: ToolContext,
-    job: _VideoJob,
+    job: VideoJob,
     *,
     tool: str,
     save: Path | None,
@@ -518,82 +206,46 @@ async def _follow(
     interval_ms: int,
     poll_now: bool,
 ) -> ToolResult:
+    """Poll until done or ``max_wait_ms``, then download: every way a job ends, as one result.
+
+    Still running is a success (``JOB_STILL_RUNNING``); failed / cancelled / expired is
+    ``JOB_FAILED``; any other error carries the ``video_id`` and a resume hint, and the job stays
+    resumable, as it does when the caller cancels.
+    """
     started = time.monotonic()
     deadline = started + max_wait_ms / 1000.0
     try:
-        done = await _poll_loop(
+        done = await poll_loop(
             ctx, job, deadline=deadline, interval_s=interval_ms / 1000.0, poll_now=poll_now
         )
         if not done:
             waited = round((time.monotonic() - started) * 1000)
-            return _still_running(ctx, job, tool=tool, waited_ms=waited)
+            return still_running(ctx, job, tool=tool, waited_ms=waited)
         if job.status != "completed":
-            raise _failed(ctx, job)
-        delivered, ctype = await _download(ctx, job, tool=tool, save=save)
+            raise failure(ctx, job)
+        delivered, ctype = await download(ctx, job, tool=tool, save=save)
     except asyncio.CancelledError:
         # The caller stopped (Ctrl-C, MCP cancel, Stop): the job stays resumable upstream.
-        _update_row(ctx, job.id, status="in_progress", upstream_status=job.raw_status or None)
+        update_row(ctx, job.id, status="in_progress", upstream_status=job.raw_status or None)
         log.info("video.cancelled_by_caller", video_id=job.id, last_status=job.status)
         raise
     except ToolError as err:
         if err.code != ErrorCode.JOB_FAILED and (err.details or {}).get("status") != 404:
-            _update_row(
+            update_row(
                 ctx,
                 job.id,
                 status="in_progress",
                 error={"code": err.code.value, "message": err.message},
             )
             err.details = {**(err.details or {}), "video_id": job.id}
-            hint = _resume_hint(job.id)
+            hint = resume_hint(job.id)
             if hint not in err.suggestions:
                 err.suggestions = [*err.suggestions, hint]
         raise
-    item = delivered.item
-    usage = job.view.get("usage") if isinstance(job.view.get("usage"), dict) else None
-    meta: dict[str, Any] = {
-        "video_id": job.id,
-        "status": "completed",
-        "mime": item.mime,
-        "size_bytes": item.size_bytes,
-        "polls": job.polls,
-        "elapsed_ms": round((time.monotonic() - started) * 1000),
-    }
-    if job.model:
-        meta["model"] = job.model
-    meta.update(delivered.meta)
-    if usage:
-        meta["usage"] = usage
-        if isinstance(usage.get("cost"), (int, float)):
-            meta["cost_usd"] = float(usage["cost"])
-    urls = job.view.get("unsigned_urls")
-    if isinstance(urls, list) and urls:
-        meta["unsigned_urls"] = urls
-    if job.view.get("generation_id"):
-        meta["generation_id"] = job.view["generation_id"]
-    if ctype and ctype != item.mime:
-        meta["content_type"] = ctype
-    _update_row(
-        ctx,
-        job.id,
-        status="completed",
-        upstream_status=job.raw_status or "completed",
-        cost=meta.get("cost_usd"),
-        error=None,
-        result={
-            "path": item.path,
-            "mime": item.mime,
-            "size_bytes": item.size_bytes,
-            "generation_id": meta.get("generation_id"),
-        },
-    )
-    await ctx.media(item)
-    return ToolResult(
-        tool=tool,
-        text=delivered.text,
-        data={"video_id": job.id, "status": "completed", "save_path": item.path},
-        media=[item],
-        meta=meta,
-    )
+    elapsed = round((time.monotonic() - started) * 1000)
+    result = completed(ctx, job, tool=tool, delivered=delivered, ctype=ctype, elapsed_ms=elapsed)
+    await ctx.media(delivered.item)
+    return result
 
 
 # ---- generate_video -----------------------------------------------------------------------------
@@ -753,9 +405,9 @@ async def _generate(
             suggestions=["Retry later; check your OpenRouter activity page for the job"],
         )
     polling_url = env.get("polling_url") if isinstance(env.get("polling_url"), str) else None
-    job = _VideoJob(video_id, model, polling_url, normalise_status(env.get("status")))
+    job = VideoJob(video_id, model, polling_url, normalise_status(env.get("status")))
     job.view = env
-    _record_job(
+    record_job(
         ctx,
         job,
         tool=tool,
@@ -768,7 +420,7 @@ async def _generate(
         }
         | {"frames": [f["frame_type"] for f in frame_images], "references": len(refs)},
     )
-    await _report(ctx, job)
+    await report(ctx, job)
     result = await _follow(
         ctx, job, tool=tool, save=save, max_wait_ms=max_wait, interval_ms=interval, poll_now=False
     )
@@ -905,18 +557,18 @@ async def get_video_status(args: VideoStatusInput, ctx: ToolContext) -> ToolResu
             media=[item],
             meta=meta,
         )
-    job = _VideoJob(
+    job = VideoJob(
         video_id,
         row.model if row is not None else None,
         row.polling_url if row is not None else None,
         row.status if row is not None else "pending",
     )
     if row is None:
-        job.register = lambda: _record_job(
+        job.register = lambda: record_job(
             ctx, job, tool="get_video_status", prompt=None, save=save, params={}
         )
     elif args.save_path is not None:
-        _update_row(ctx, video_id, save_path=str(save))
+        update_row(ctx, video_id, save_path=str(save))
     if args.wait:
         max_wait, interval = _wait_settings(args, ctx)
     else:
@@ -1020,12 +672,7 @@ TOOLS = [
         ),
         input_model=VideoStatusInput,
         handler=get_video_status,
-        annotations=Annotations(
-            title="Video job status",
-            read_only=False,  # it writes the video file when the job is complete
-            destructive=False,
-            idempotent=True,
-            open_world=True,
-        ),
+        # not read-only: it writes the video file when the job is complete
+        annotations=idempotent_write_annotations("Video job status"),
     ),
 ]

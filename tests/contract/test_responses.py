@@ -189,72 +189,39 @@ def test_embeddings_are_deterministic_unit_vectors_and_similar_texts_are_near(sd
     assert all(math.isclose(x, y, abs_tol=1e-6) for x, y in zip(floats, a, strict=True))
 
 
-# name → (call, the SDK's typed error class). The double answers each with that status.
+# The calls the double answers with an error status, by the SDK's typed error for that status.
+BAD_REQUEST_CALLS: dict[str, Callable[[Any], Any]] = {
+    "chat-unknown-model": lambda c: c.chat.send(model="nope/nope", messages=MSG),
+    "chat-not-chat-model": lambda c: c.chat.send(model="cohere/rerank-v3.5", messages=MSG),
+    "images-unknown-model": lambda c: c.images.generate(model="nope/x", prompt="p"),
+    "images-wrong-kind": lambda c: c.images.generate(model="openai/gpt-4o", prompt="p"),
+    "tts-wrong-kind": lambda c: c.tts.create_speech(model="openai/gpt-4o", input="hi"),
+    "stt-wrong-kind": lambda c: c.stt.create_transcription(
+        model="openai/gpt-4o", input_audio={"data": _wav_b64(), "format": "wav"}
+    ),
+    "rerank-wrong-kind": lambda c: c.rerank.rerank(
+        model="openai/gpt-4o", query="q", documents=["d"]
+    ),
+    "embeddings-wrong-kind": lambda c: c.embeddings.generate(model="openai/gpt-4o", input="x"),
+    "embeddings-bad-dimensions": lambda c: c.embeddings.generate(
+        model="openai/text-embedding-3-small", input="x", dimensions=0
+    ),
+    "video-unknown-model": lambda c: c.video_generation.generate(model="nope/x", prompt="p"),
+}
+NOT_FOUND_CALLS: dict[str, Callable[[Any], Any]] = {
+    "video-unknown-job": lambda c: c.video_generation.get_generation(job_id="job_nope"),
+    "endpoints-unknown": lambda c: c.endpoints.list(author="nope", slug="nope"),
+    "model-unknown": lambda c: c.models.get(author="nope", slug="nope"),
+    "generation-unknown": lambda c: c.generations.get_generation(id="gen-nope"),
+}
+FORBIDDEN_CALLS: dict[str, Callable[[Any], Any]] = {
+    "credits-not-management": lambda c: c.credits.get_credits(),
+}
+# name → (call, the SDK's typed error class).
 ERROR_CALLS: dict[str, tuple[Callable[[Any], Any], type]] = {
-    "chat-unknown-model": (
-        lambda c: c.chat.send(model="nope/nope", messages=MSG),
-        errors.BadRequestResponseError,
-    ),
-    "chat-not-chat-model": (
-        lambda c: c.chat.send(model="cohere/rerank-v3.5", messages=MSG),
-        errors.BadRequestResponseError,
-    ),
-    "images-unknown-model": (
-        lambda c: c.images.generate(model="nope/x", prompt="p"),
-        errors.BadRequestResponseError,
-    ),
-    "images-wrong-kind": (
-        lambda c: c.images.generate(model="openai/gpt-4o", prompt="p"),
-        errors.BadRequestResponseError,
-    ),
-    "tts-wrong-kind": (
-        lambda c: c.tts.create_speech(model="openai/gpt-4o", input="hi"),
-        errors.BadRequestResponseError,
-    ),
-    "stt-wrong-kind": (
-        lambda c: c.stt.create_transcription(
-            model="openai/gpt-4o", input_audio={"data": _wav_b64(), "format": "wav"}
-        ),
-        errors.BadRequestResponseError,
-    ),
-    "rerank-wrong-kind": (
-        lambda c: c.rerank.rerank(model="openai/gpt-4o", query="q", documents=["d"]),
-        errors.BadRequestResponseError,
-    ),
-    "embeddings-wrong-kind": (
-        lambda c: c.embeddings.generate(model="openai/gpt-4o", input="x"),
-        errors.BadRequestResponseError,
-    ),
-    "embeddings-bad-dimensions": (
-        lambda c: c.embeddings.generate(
-            model="openai/text-embedding-3-small", input="x", dimensions=0
-        ),
-        errors.BadRequestResponseError,
-    ),
-    "video-unknown-model": (
-        lambda c: c.video_generation.generate(model="nope/x", prompt="p"),
-        errors.BadRequestResponseError,
-    ),
-    "video-unknown-job": (
-        lambda c: c.video_generation.get_generation(job_id="job_nope"),
-        errors.NotFoundResponseError,
-    ),
-    "endpoints-unknown": (
-        lambda c: c.endpoints.list(author="nope", slug="nope"),
-        errors.NotFoundResponseError,
-    ),
-    "model-unknown": (
-        lambda c: c.models.get(author="nope", slug="nope"),
-        errors.NotFoundResponseError,
-    ),
-    "generation-unknown": (
-        lambda c: c.generations.get_generation(id="gen-nope"),
-        errors.NotFoundResponseError,
-    ),
-    "credits-not-management": (
-        lambda c: c.credits.get_credits(),
-        errors.ForbiddenResponseError,
-    ),
+    **{name: (call, errors.BadRequestResponseError) for name, call in BAD_REQUEST_CALLS.items()},
+    **{name: (call, errors.NotFoundResponseError) for name, call in NOT_FOUND_CALLS.items()},
+    **{name: (call, errors.ForbiddenResponseError) for name, call in FORBIDDEN_CALLS.items()},
 }
 
 

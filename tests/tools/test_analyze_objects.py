@@ -11,7 +11,7 @@ import pytest
 
 from or_magic.media import sources
 from or_magic.tools.api import call_tool, call_tool_sync
-from tests.tools._helpers import inproc_double_fixture
+from tests.tools._helpers import inproc_double_fixture, sent_media
 
 from . import test_analyze_sources as _shared
 
@@ -226,8 +226,7 @@ async def test_analyze_media_with_objects(double, media):
         {"sources": [fig, (_tone(), 16000), media / "clip.webm", "media/speech.ogg"]},
     )
     assert r.ok, r.text
-    got = [(m["type"], m.get("format") or m["mime"]) for m in double.requests[-1].media]
-    assert got == [
+    assert sent_media(double) == [
         ("image_url", "image/jpeg"),
         ("input_audio", "wav"),
         ("video_url", "video/webm"),

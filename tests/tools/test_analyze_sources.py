@@ -18,6 +18,7 @@ import pytest
 
 from or_magic.double import Fault
 from or_magic.tools.api import call_tool, call_tool_sync
+from tests.tools._helpers import sent_media
 
 pytestmark = pytest.mark.anyio
 
@@ -89,6 +90,22 @@ def data_url(path: Path, mime: str) -> str:
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode()
 
 
+@pytest.fixture
+def source_as(media: Path, media_server: str):
+    """``source_as(how, name, mime=...)``: the fixture ``name`` as a sandboxed ``path``, a loopback
+    ``url`` or a ``data_url`` of type ``mime`` (of the fixture ``data_name`` when given)."""
+
+    def make(how: str, name: str, *, mime: str, data_name: str | None = None) -> str:
+        if how == "path":
+            return f"media/{name}"
+        if how == "url":
+            return f"{media_server}/{name}"
+        assert how == "data_url", how
+        return data_url(media / (data_name or name), mime)
+
+    return make
+
+
 def last_media(double) -> list[dict]:
     assert double.requests, "the double received nothing"
     return double.requests[-1].media
@@ -111,12 +128,8 @@ def jpeg_size(double) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("how", ["path", "url", "data_url"])
-async def test_analyze_image_from_each_source(how, double, media, media_server, allow_loopback):
-    src = {
-        "path": "media/photo.jpg",
-        "url": f"{media_server}/photo.jpg",
-        "data_url": data_url(media / "diagram.png", "image/png"),
-    }[how]
+async def test_analyze_image_from_each_source(how, double, source_as, allow_loopback):
+    src = source_as(how, "photo.jpg", data_name="diagram.png", mime="image/png")
     r = await call_tool("analyze_image", {"image_path": src, "question": "What is shown?"})
     assert r.ok, r.text
     (m,) = last_media(double)
@@ -189,12 +202,8 @@ async def test_streaming_analyze_image(double, media):
 
 @pytest.mark.parametrize("tool", AUDIO_TOOLS)
 @pytest.mark.parametrize("how", ["path", "url", "data_url"])
-async def test_audio_tools_from_each_source(tool, how, double, media, media_server, allow_loopback):
-    src = {
-        "path": "media/speech.wav",
-        "url": f"{media_server}/speech.wav",
-        "data_url": data_url(media / "speech.wav", "audio/wav"),
-    }[how]
+async def test_audio_tools_from_each_source(tool, how, double, media, source_as, allow_loopback):
+    src = source_as(how, "speech.wav", mime="audio/wav")
     r = await call_tool(tool, {"audio_path": src})
     assert r.ok, r.text
     (m,) = last_media(double)
@@ -269,12 +278,8 @@ async def test_speech_to_text_bad_arguments_before_io(args, double, media):
 
 
 @pytest.mark.parametrize("how", ["path", "url", "data_url"])
-async def test_analyze_video_from_each_source(how, double, media, media_server, allow_loopback):
-    src = {
-        "path": "media/clip.mp4",
-        "url": f"{media_server}/clip.mp4",
-        "data_url": data_url(media / "clip.mp4", "video/mp4"),
-    }[how]
+async def test_analyze_video_from_each_source(how, double, media, source_as, allow_loopback):
+    src = source_as(how, "clip.mp4", mime="video/mp4")
     r = await call_tool("analyze_video", {"video_path": src, "cache_input": True})
     assert r.ok, r.text
     (m,) = last_media(double)
@@ -322,8 +327,7 @@ async def test_analyze_media_mixes_kinds_in_order(double, media, media_server, a
         },
     )
     assert r.ok, r.text
-    got = [(m["type"], m.get("format") or m["mime"]) for m in last_media(double)]
-    assert got == [
+    assert sent_media(double) == [
         ("image_url", "image/jpeg"),
         ("input_audio", "mp3"),
         ("video_url", "video/webm"),

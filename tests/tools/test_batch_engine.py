@@ -17,6 +17,7 @@ import or_magic
 from or_magic.double import Fault
 from or_magic.double.faults import BatchScript
 from or_magic.errors import ALL_CODES, ToolError
+from tests.tools._helpers import batch_row, chat_requests, finish_first_batch_with, requests_to
 
 pd = pytest.importorskip("pandas")
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,11 +25,7 @@ MEDIA = ROOT / "or_magic" / "double" / "assets"
 
 
 def submits(double) -> list:
-    return [r for r in double.requests if r.method == "POST" and r.path.endswith("/batches")]
-
-
-def chat_calls(double) -> list:
-    return [r for r in double.requests if r.path.endswith("/chat/completions")]
+    return requests_to(double, "/batches", method="POST")
 
 
 def fresh_registry() -> None:
@@ -50,7 +47,7 @@ def test_results_follow_input_order_and_the_series_index(double):
     assert list(df.index) == list(s.index)
     assert all(f"review {i}" in df.loc[f"k{7 - i}", "text"] for i in range(7))
     assert h.usage["total_tokens"] > 0 and h.total_cost >= 0
-    assert not chat_calls(double)  # nothing went through the interactive endpoint
+    assert not chat_requests(double)  # nothing went through the interactive endpoint
 
 
 def test_chunks_split_at_the_limit_and_carry_the_interactive_bodies(double):
@@ -71,7 +68,7 @@ def test_chunks_split_at_the_limit_and_carry_the_interactive_bodies(double):
         b["endpoint"] == "/v1/chat/completions" and b["completion_window"] == "24h" for b in sent
     )
     or_magic.call_tool_sync("chat_completion", prompt="item 4", max_tokens=20, system="Be brief")
-    assert sent[1]["requests"][1]["body"] == chat_calls(double)[-1].json
+    assert sent[1]["requests"][1]["body"] == chat_requests(double)[-1].json
     assert sent[1]["model"] == sent[1]["requests"][1]["body"]["model"]
     h.wait(poll_s=0.01, progress=False)
     chunks = h._engine.store.batch_chunks(h.id)
@@ -100,7 +97,7 @@ def test_analysis_bodies_are_built_by_the_tool(double, tmp_path):
     h = or_magic.map("analyze_image", ["a.png"], engine="batch", question="Colour?", progress=False)
     body = submits(double)[0].json["requests"][0]["body"]
     or_magic.call_tool_sync("analyze_image", image_path="a.png", question="Colour?")
-    assert body == chat_calls(double)[-1].json
+    assert body == chat_requests(double)[-1].json
     assert body["messages"][0]["content"][1]["image_url"]["url"].startswith(
         "data:image/jpeg;base64,"
     )
@@ -253,7 +250,7 @@ def test_interactive_engine_accepts_series_and_dataframes(double):
     frame = pd.DataFrame({"prompt": ["a", "b"], "max_tokens": [5, 6]}, index=["r1", "r2"])
     b = or_magic.map("chat_completion", frame, progress=False)
     assert list(b.to_pandas().index) == ["r1", "r2"]
-    assert sorted(r.json["max_tokens"] for r in chat_calls(double)[-2:]) == [5, 6]
+    assert sorted(r.json["max_tokens"] for r in chat_requests(double)[-2:]) == [5, 6]
 
 
 def test_pandas_is_not_imported_for_plain_lists(double):
@@ -361,7 +358,6 @@ def test_interrupted_submission_keeps_what_was_sent(double, monkeypatch):
 def test_hostile_results_are_mapped_by_custom_id_only(double):
     """Unknown, duplicated, malformed or missing results never shift answers between rows."""
     h = or_magic.map("chat_completion", ["a", "b", "c"], engine="batch", progress=False)
-    chunk = h._engine.store.batch_chunks(h.id)[0]["upstream_id"]
 
     def answer(cid: str, text: str) -> dict:
         body = {
@@ -377,27 +373,16 @@ def test_hostile_results_are_mapped_by_custom_id_only(double):
                 }
             ],
         }
-        return {
-            "id": "r",
-            "custom_id": cid,
-            "error": None,
-            "response": {"status_code": 200, "body": body},
-        }
+        return {"id": "r", **batch_row(cid, body)}
 
-    forged = {
-        "id": chunk,
-        "object": "batch",
-        "status": "completed",
-        "request_counts": {},
-        "results": [
-            answer("i2", "for c"),
-            answer("i99", "nobody's"),
-            answer("i2", "second c"),
-            "garbage",
-            {"custom_id": "i0", "error": None, "response": {"status_code": 200, "body": "x"}},
-        ],
-    }
-    double.inject(Fault(path=f"/batches/{chunk}", method="GET", status=200, body=forged))
+    rows = [
+        answer("i2", "for c"),
+        answer("i99", "nobody's"),
+        answer("i2", "second c"),
+        "garbage",
+        batch_row("i0", "x"),
+    ]
+    finish_first_batch_with(double, h, rows)
     h.wait(poll_s=0.01, progress=False, timeout=30)
     res = h.results()
     assert res[2].ok and res[2].text == "for c"

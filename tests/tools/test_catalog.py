@@ -8,7 +8,7 @@ import pytest
 
 from or_magic.double import Fault
 from or_magic.tools.api import call_tool
-from tests.tools._helpers import inproc_double_fixture
+from tests.tools._helpers import inproc_double_fixture, requests_to
 
 pytestmark = pytest.mark.anyio
 
@@ -17,7 +17,7 @@ double = inproc_double_fixture()
 
 
 def models_requests(double):
-    return [r for r in double.requests if r.path.endswith("/models")]
+    return requests_to(double, "/models")
 
 
 def _model(mid: str, out: list[str], **pricing: str) -> dict:

@@ -12,7 +12,7 @@ from or_magic import log
 from or_magic.double import Fault
 from or_magic.tools.api import call_tool, call_tool_sync
 from tests.conftest import TEST_KEY
-from tests.tools._helpers import inproc_double_fixture
+from tests.tools._helpers import chat_requests, inproc_double_fixture
 
 pytestmark = pytest.mark.anyio
 
@@ -21,10 +21,6 @@ double = inproc_double_fixture()
 
 
 MODEL = "openai/gpt-4o-mini"
-
-
-def chat_requests(double):
-    return [r for r in double.requests if r.path.endswith("/chat/completions")]
 
 
 async def test_chat_happy_path_sends_attribution_and_reports_usage(double):

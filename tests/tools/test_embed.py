@@ -14,6 +14,7 @@ from or_magic.double import Fault
 from or_magic.double._embed import vector
 from or_magic.tools.api import call_tool, call_tool_sync
 from tests.magics._helpers import offline_magics_shell, run_cell
+from tests.tools._helpers import batch_row, finish_first_batch_with, requests_to
 
 np = pytest.importorskip("numpy")
 pd = pytest.importorskip("pandas")
@@ -23,7 +24,7 @@ TEXTS = [f"review number {i}: the {'red' if i % 2 else 'green'} apple was fine" 
 
 
 def embed_calls(double) -> list:
-    return [r for r in double.requests if r.method == "POST" and r.path.endswith("/embeddings")]
+    return requests_to(double, "/embeddings", method="POST")
 
 
 def expected(texts: list[str], dims: int = 1536) -> np.ndarray:
@@ -193,7 +194,7 @@ def test_the_batch_engine_gives_the_interactive_vectors(double):
     h.wait(poll_s=0.01, progress=False)
     assert h.progress["status"] == "completed" and h.progress["completed"] == 7
     assert not embed_calls(double)  # nothing went through the interactive endpoint
-    submits = [r for r in double.requests if r.method == "POST" and r.path.endswith("/batches")]
+    submits = requests_to(double, "/batches", method="POST")
     assert [s.json["endpoint"] for s in submits] == ["/v1/embeddings"] * 3
     interactive = call_tool_sync("embed_texts", {"input": TEXTS[:7], "npy": False}).value
     np.testing.assert_array_equal(h.to_numpy(), interactive)
@@ -248,28 +249,12 @@ def test_a_cancelled_embedding_batch_keeps_finished_rows_in_place(double):
 def test_forged_batch_answers_fail_their_item_with_a_code(double):
     """A wrong count or width inside one batch answer fails that row only, with a reason."""
     h = or_magic.map("embed_texts", ["a", "b", "c"], engine="batch", progress=False, dimensions=4)
-    chunk = h._engine.store.batch_chunks(h.id)[0]["upstream_id"]
-    good = _answer(1, 4)
-    forged = {
-        "id": chunk,
-        "object": "batch",
-        "status": "completed",
-        "request_counts": {},
-        "results": [
-            {"custom_id": "i0", "error": None, "response": {"status_code": 200, "body": good}},
-            {
-                "custom_id": "i1",
-                "error": None,
-                "response": {"status_code": 200, "body": _answer(3)},
-            },
-            {
-                "custom_id": "i2",
-                "error": None,
-                "response": {"status_code": 200, "body": _answer(1, 7)},
-            },
-        ],
-    }
-    double.inject(Fault(path=f"/batches/{chunk}", method="GET", status=200, body=forged))
+    rows = [
+        batch_row("i0", _answer(1, 4)),
+        batch_row("i1", _answer(3)),
+        batch_row("i2", _answer(1, 7)),
+    ]
+    finish_first_batch_with(double, h, rows)
     h.wait(poll_s=0.01, progress=False, timeout=30)
     res = h.results()
     assert res[0].ok and res[0].value.tolist() == [[0.5] * 4]

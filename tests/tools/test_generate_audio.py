@@ -17,7 +17,7 @@ from or_magic.media.audio import wav_info
 from or_magic.media.sniff import sniff
 from or_magic.tools.api import call_tool
 from or_magic.tools.audio_gen import Base64Chunks
-from tests.tools._helpers import inproc_double_fixture
+from tests.tools._helpers import chat_requests, inproc_double_fixture, requests_to
 
 pytestmark = pytest.mark.anyio
 
@@ -30,10 +30,6 @@ def out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "out"
     monkeypatch.setenv("OPENROUTER_OUTPUT_DIR", str(root))
     return root
-
-
-def chat_requests(double):
-    return [r for r in double.requests if r.path.endswith("/chat/completions")]
 
 
 def expected_pcm(model: str, prompt: str) -> bytes:
@@ -216,7 +212,7 @@ async def test_tts_default_mp3_with_the_default_voice(double, out):
     assert r.ok, r.text
     assert r.media[0].mime == "audio/mpeg" and sniff(r.media[0].data[:8192]).mime == "audio/mpeg"
     assert r.text.startswith("Speech generated (") and r.meta["voice"] == "flux-alexis-en"
-    (req,) = [x for x in double.requests if x.path.endswith("/audio/speech")]
+    (req,) = requests_to(double, "/audio/speech")
     assert req.json == {
         "model": "deepgram/flux-tts:free",
         "input": "Welcome to the demo.",
@@ -255,7 +251,7 @@ async def test_tts_other_model_sends_no_default_voice_and_opus_is_ogg(double, ou
     )
     assert r.ok, r.text
     assert (out / "b.opus").read_bytes()[:4] == b"OggS"
-    (req,) = [x for x in double.requests if x.path.endswith("/audio/speech")]
+    (req,) = requests_to(double, "/audio/speech")
     assert "voice" not in req.json and req.json["instructions"] == "warm"
 
 

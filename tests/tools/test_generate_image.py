@@ -19,7 +19,7 @@ from or_magic.double._media import png
 from or_magic.media.image import png_dimensions
 from or_magic.tools.api import call_tool, get_tool
 from or_magic.tools.image_gen import find_images
-from tests.tools._helpers import inproc_double_fixture
+from tests.tools._helpers import chat_requests, inproc_double_fixture, requests_to
 
 pytestmark = pytest.mark.anyio
 
@@ -28,10 +28,6 @@ double = inproc_double_fixture()
 
 
 EXTENDED = "google/gemini-3.1-flash-image-preview"
-
-
-def chat_requests(double):
-    return [r for r in double.requests if r.path.endswith("/chat/completions")]
 
 
 def png_b64(w: int = 64, h: int = 32) -> str:
@@ -422,7 +418,7 @@ async def test_dedicated_n_images_saved_with_numbered_names(double, out):
     assert w > h
     assert r.meta["images_count"] == 3 and r.meta["save_paths"] == [str(f) for f in files]
     assert "format_note" in r.meta  # the double answers PNG for jpeg, honestly
-    (req,) = [x for x in double.requests if x.path.endswith("/images")]
+    (req,) = requests_to(double, "/images")
     assert req.json == {
         "model": "black-forest-labs/flux.2-pro",
         "prompt": "mascots",
@@ -450,7 +446,7 @@ async def test_dedicated_svg_and_references_and_cache_headers(double, out):
     assert r.ok, r.text
     assert (out / "icon.svg").read_bytes().lstrip().startswith(b"<svg")
     assert r.meta["mime"] == "image/svg+xml"
-    (req,) = [x for x in double.requests if x.path.endswith("/images")]
+    (req,) = requests_to(double, "/images")
     assert req.json["input_references"][0]["type"] == "image_url"
     assert req.json["input_references"][0]["image_url"]["url"].startswith("data:image/png;base64,")
     assert (

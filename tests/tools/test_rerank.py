@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from or_magic.tools.api import call_tool
-from tests.tools._helpers import inproc_double_fixture
+from tests.tools._helpers import inproc_double_fixture, requests_to
 
 pytestmark = pytest.mark.anyio
 
@@ -29,7 +29,7 @@ async def test_rerank_orders_and_limits(double):
     assert res[0]["score"] >= res[1]["score"]
     assert 0 not in {x["index"] for x in res}  # the cat document is least relevant
     assert res[0]["document"] == docs[res[0]["index"]]
-    (req,) = [q for q in double.requests if q.path.endswith("/rerank")]
+    (req,) = requests_to(double, "/rerank")
     assert req.json["model"] == "cohere/rerank-v3.5" and req.json["top_n"] == 2
     nodocs = await call_tool(
         "rerank_documents", {"query": "x", "documents": docs, "return_documents": False}

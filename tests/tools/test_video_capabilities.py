@@ -13,7 +13,7 @@ from or_magic.double import Fault
 from or_magic.double._media import png
 from or_magic.tools import video_catalog
 from or_magic.tools.api import call_tool
-from tests.tools._helpers import inproc_double_fixture
+from tests.tools._helpers import inproc_double_fixture, requests_to
 
 pytestmark = pytest.mark.anyio
 
@@ -34,11 +34,11 @@ def _fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def submits(double):
-    return [r for r in double.requests if r.method == "POST" and r.path.endswith("/videos")]
+    return requests_to(double, "/videos", method="POST")
 
 
 def catalog_gets(double):
-    return [r for r in double.requests if r.path.endswith("/videos/models")]
+    return requests_to(double, "/videos/models")
 
 
 @pytest.mark.parametrize(
