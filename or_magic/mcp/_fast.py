@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import threading
 from pathlib import Path
@@ -47,42 +46,6 @@ def load_fast_cache(state_root: Path | None) -> dict[str, Any] | None:
             return None
         return {"tools": cached["tools"], **fast}
     except (OSError, ValueError, AttributeError):
-        return None
-
-
-class _Out:
-    """The wire (a private duplicate of fd 1): our answers, then the SDK's, minus one reply."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.drop_ids: set[Any] = set()
-
-    def send(self, obj: dict[str, Any]) -> None:
-        self._write((json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
-
-    def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            n = os.write(self.fd, view)
-            view = view[n:]
-
-    # The SDK's stdio_server writes through these (an anyio AsyncFile stand-in).
-    async def write(self, text: str) -> None:
-        if self.drop_ids:
-            try:
-                msg = json.loads(text)
-            except ValueError:
-                msg = None
-            if isinstance(msg, dict) and "method" not in msg and msg.get("id") in self.drop_ids:
-                self.drop_ids.discard(msg.get("id"))
-                return
-        data = text.encode("utf-8")
-        if len(data) > 32768:  # a full pipe must not block the event loop
-            await asyncio.to_thread(self._write, data)
-        else:
-            self._write(data)
-
-    async def flush(self) -> None:
         return None
 
 
@@ -165,23 +128,17 @@ def _answer(msg: Any, cache: dict[str, Any], state: dict[str, Any]) -> dict[str,
 
 async def serve_stdio_fast(cache: dict[str, Any]) -> None:
     """Answer the handshake from ``cache`` while the SDK imports, then hand over to it."""
-    from ._stdio import _StdinLines, add_stop_signals, serve_stdio
+    from ._stdio import StdinLines, add_stop_signals, claim_wire, serve_stdio
+    from ._wire import PendingRequests, WireWriter
 
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
     sdk = _start_sdk(loop)
-    # Claim the wire as the SDK's stdio_server would: fd 0 → /dev/null, fd 1 → stderr, so stray
-    # reads and prints cannot touch the protocol; we keep private duplicates.
-    in_fd = os.dup(0)
-    out_fd = os.dup(1)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    try:
-        os.dup2(devnull, 0)
-        os.dup2(2, 1)
-    finally:
-        os.close(devnull)
-    out = _Out(out_fd)
-    lines = _StdinLines(in_fd)
+    # Claim the wire as the SDK's stdio_server would (fd 0 → /dev/null, fd 1 → stderr).
+    wire = claim_wire()
+    pending = PendingRequests()
+    out = WireWriter(wire.out_fd, pending)
+    lines = StdinLines(wire.in_fd, pending)  # EOF here: everything read was answered here
     stopping = False
 
     def on_signal(signum: int) -> None:
@@ -235,11 +192,7 @@ async def serve_stdio_fast(cache: dict[str, Any]) -> None:
         log.debug("mcp.stdio.handover", fast_answers=served)
         if state["init_id"] is not None:
             out.drop_ids.add(state["init_id"])
-        lines._on_eof = getattr(server, "drain", None)
+        lines.on_eof = pending.settle
         await serve_stdio(server, stdin=_Replay(replay, lines), stdout=out)
     finally:
-        try:
-            os.dup2(out_fd, 1)  # give fd 1 back to the wire
-            os.close(out_fd)
-        except OSError:
-            pass
+        wire.release()

@@ -94,26 +94,6 @@ class OrMagicServer(Server):
         self._tools_result: types.ListToolsResult | None = None
         self._schemas = {t["name"]: t.get("inputSchema") for t in tools}
         self._output_models: dict[str, Any] = dict(output_models or {})
-        self.requests_in_flight = 0
-        self.middleware.append(self._count_requests)
-
-    async def _count_requests(self, ctx: ServerRequestContext, call_next: Any) -> Any:
-        if ctx.request_id is None:  # a notification
-            return await call_next(ctx)
-        self.requests_in_flight += 1
-        try:
-            return await call_next(ctx)
-        finally:
-            self.requests_in_flight -= 1
-
-    async def drain(self, timeout: float = 30.0) -> None:
-        """Wait (bounded) until no request is being served: stdin EOF lets answers go out."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        idle_ticks = 0
-        while idle_ticks < 3 and loop.time() < deadline:
-            await asyncio.sleep(0.01)
-            idle_ticks = idle_ticks + 1 if self.requests_in_flight == 0 else 0
 
     # ---- tools/list ------------------------------------------------------------------------
     async def _on_list_tools(

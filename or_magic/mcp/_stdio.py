@@ -3,9 +3,10 @@
 The SDK reads stdin through anyio worker threads that cannot be abandoned, so SIGTERM with an idle
 client attached would wait for the next line forever. Here stdin is read by a *daemon* thread from a
 private duplicate of fd 0 (fd 0 itself then points at the null device, so nothing else can read
-the wire) and lines are handed to the loop; cancelling the server never waits for it. stdout is
-claimed by the SDK as usual (fd 1 points at stderr while serving, so stray prints cannot corrupt
-the protocol).
+the wire) and lines are handed to the loop; cancelling the server never waits for it. stdout is a
+private duplicate of fd 1 as well (fd 1 points at stderr while serving, so stray prints cannot
+corrupt the protocol), written through ``_wire.WireWriter``. At stdin EOF the input is held open
+until every request read has its answer on the wire (``_wire.PendingRequests``).
 """
 
 from __future__ import annotations
@@ -17,19 +18,32 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from or_magic import log
 
+from ._wire import PendingRequests, WireWriter
+
 _EOF = object()
 
 
-class _StdinLines:
-    """Async iterator of text lines from a binary fd, fed by a daemon thread."""
+class StdinLines:
+    """Async iterator of text lines from a binary fd, fed by a daemon thread.
 
-    def __init__(self, fd: int, on_eof: Callable[[], Awaitable[None]] | None = None) -> None:
+    Each line is shown to ``pending`` as it is read; at EOF ``on_eof`` (when set) is awaited
+    before the iteration ends, so requests already read are answered first (``_wire``).
+    """
+
+    def __init__(
+        self,
+        fd: int,
+        pending: PendingRequests,
+        on_eof: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._fd = fd
-        self._on_eof = on_eof
+        self._pending = pending
+        self.on_eof = on_eof
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._thread = threading.Thread(target=self._pump, name="or_magic-mcp-stdin", daemon=True)
@@ -45,44 +59,68 @@ class _StdinLines:
         try:
             with os.fdopen(self._fd, "rb", closefd=True) as f:
                 for raw in f:
-                    self._put(raw.decode("utf-8", errors="replace"))
+                    line = raw.decode("utf-8", errors="replace")
+                    self._pending.read(line)  # before the SDK can see it, so before its answer
+                    self._put(line)
         except (OSError, ValueError):
             pass
         self._put(_EOF)
 
-    def __aiter__(self) -> _StdinLines:
+    def __aiter__(self) -> StdinLines:
         return self
 
     async def __anext__(self) -> str:
         item = await self._queue.get()
         if item is _EOF:
-            if self._on_eof is not None:  # let requests already read be answered first
-                on_eof, self._on_eof = self._on_eof, None
+            if self.on_eof is not None:  # let requests already read be answered first
+                on_eof, self.on_eof = self.on_eof, None
                 await on_eof()
             raise StopAsyncIteration
         return item
 
 
+@dataclass
+class ClaimedWire:
+    """Private duplicates of fds 0 and 1; while claimed, fd 0 reads the null device and fd 1
+    writes to stderr, so stray reads and prints (handlers, children) cannot touch the protocol."""
+
+    in_fd: int
+    out_fd: int
+
+    def release(self) -> None:
+        """Give fd 1 back to the wire (fd 0 stays on the null device: the host has gone)."""
+        try:
+            os.dup2(self.out_fd, 1)
+            os.close(self.out_fd)
+        except OSError:
+            pass
+
+
+def claim_wire() -> ClaimedWire:
+    in_fd, out_fd = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    try:
+        os.dup2(devnull, 0)
+        os.dup2(2, 1)
+    finally:
+        os.close(devnull)
+    return ClaimedWire(in_fd, out_fd)
+
+
 @asynccontextmanager
-async def stdio_streams(
-    on_eof: Callable[[], Awaitable[None]] | None = None,
-) -> AsyncIterator[tuple[Any, Any]]:
+async def stdio_streams() -> AsyncIterator[tuple[Any, Any]]:
+    """The SDK's ``stdio_server`` over a claimed wire, held open at EOF until all is answered."""
     from mcp.server.stdio import stdio_server
 
-    private: int | None = None
+    wire = claim_wire()
     try:
-        private = os.dup(0)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        try:
-            os.dup2(devnull, 0)
-        finally:
-            os.close(devnull)
-    except OSError:
-        if private is None:
-            raise
-    lines = _StdinLines(private, on_eof)
-    async with stdio_server(stdin=lines) as streams:  # type: ignore[arg-type]
-        yield streams
+        pending = PendingRequests()
+        lines = StdinLines(wire.in_fd, pending, on_eof=pending.settle)
+        out = WireWriter(wire.out_fd, pending)
+        async with stdio_server(stdin=lines, stdout=out) as streams:  # type: ignore[arg-type]
+            yield streams
+    finally:
+        wire.release()
 
 
 def add_stop_signals(loop: asyncio.AbstractEventLoop, handler: Callable[[int], None]) -> list[int]:
@@ -126,7 +164,7 @@ async def serve_stdio(server: Any, *, stdin: Any = None, stdout: Any = None) -> 
 
             streams = stdio_server(stdin=stdin, stdout=stdout)
         else:
-            streams = stdio_streams(getattr(server, "drain", None))
+            streams = stdio_streams()
         async with streams as (read, write):
             log.info("mcp.stdio.ready", tools=len(server.tool_names))
             await server.run(read, write, server.create_initialization_options())
