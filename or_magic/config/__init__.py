@@ -11,7 +11,7 @@ the key override or the working directory changed. The pieces, each in its modul
 - here: ``load_settings`` and the process-wide state, the settings cache and the key set at run
   time (``set_api_key``), which ``load_settings`` and the cache both read.
 
-Every name is importable from ``or_magic.config`` as before the split.
+Import every name from ``or_magic.config``: the modules are its layout, not its interface.
 """
 
 from __future__ import annotations
