@@ -13,8 +13,8 @@ How it stays out of the way:
   new one started.
 - Every stored string goes through ``redact`` (keys, bearer tokens, data URLs, base64 runs), and
   media are stored as a path plus a SHA-256, never as bytes.
-- WAL mode and the retrying first open are the job registry's (``jobs.init_db`` / ``jobs.connect``),
-  so kernels and MCP servers can write the same file at once.
+- WAL mode, the retrying first open and the connections are the state dir's (``statedb``), as
+  for the job registry, so kernels and MCP servers can write the same file at once.
 
 Off switch: ``OR_MAGIC_LOG=0`` (or ``call_options(log=False)`` around a call).
 """
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import log
+from .statedb import OnePerFile, connect, init_db, insert_sql, open_db, transaction
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import Settings
@@ -226,10 +227,8 @@ def _text(value: Any, extra: list[str] | None = None) -> str | None:
 
 
 def _open(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout=10000")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    return conn
+    """A long-lived connection of the writer thread (or of one ``CallLog.write``)."""
+    return open_db(path, timeout_s=10.0, any_thread=True)
 
 
 def _values(row: dict[str, Any]) -> list[Any]:
@@ -368,8 +367,6 @@ class CallLog:
         with self._ready_lock:
             if self._ready:
                 return
-            from .jobs import init_db
-
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 init_db(self.path, SCHEMA)
@@ -397,17 +394,12 @@ class CallLog:
             self.dropped += 1
 
     def _insert(self, conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> int:
-        sql = f"INSERT INTO calls ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+        sql = insert_sql("calls", _COLUMNS)
         last = 0
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             for row in rows:
                 cur = conn.execute(sql, _values(row))
                 last = int(cur.lastrowid or 0)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return last
 
     def write(self, row: dict[str, Any]) -> int:
@@ -434,8 +426,6 @@ class CallLog:
         tool: str | None = None,
     ) -> list[dict[str, Any]]:
         """Newest first. ``query`` is full-text (FTS5 syntax) when available, else a substring."""
-        from .jobs import connect
-
         self.flush()
         if not self.path.exists():
             return []
@@ -490,18 +480,11 @@ class CallRows(list):
 
 
 _WRITER = _Writer()
-_logs: dict[Path, CallLog] = {}
-_lock = threading.Lock()
+_logs: OnePerFile[CallLog] = OnePerFile(CallLog)
 
 
 def get_call_log(settings: Settings) -> CallLog:
-    path = settings.state_root / FILE_NAME
-    with _lock:
-        store = _logs.get(path)
-        if store is None:
-            store = CallLog(path)
-            _logs[path] = store
-        return store
+    return _logs.get(settings.state_root / FILE_NAME)
 
 
 def flush_all(timeout_s: float = 10.0) -> bool:

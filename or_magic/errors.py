@@ -74,6 +74,13 @@ class ToolError(Exception):
         return self
 
 
+def os_error(code: ErrorCode, doing: str, exc: OSError, **kw: Any) -> ToolError:
+    """A failed filesystem call as ``doing: <the OS's reason>`` ("Permission denied", "No space
+    left on device"). ``strerror`` leaves out the errno and the raw path that ``str(exc)`` adds;
+    the caller names the path itself, shortened and redacted. ``kw``: as for ``ToolError``."""
+    return ToolError(code, f"{doing}: {exc.strerror or exc}", **kw)
+
+
 class ConfigError(ToolError):
     """A malformed environment variable or setting; names the variable."""
 

@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Settings
+from .statedb import OnePerFile, connect, init_db, insert_row, insert_sql, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -144,36 +144,32 @@ def _pid_alive(pid: int | None) -> bool:
     return True
 
 
-def init_db(path: Path, schema: str, *, timeout_s: float = 15.0) -> None:
-    """Schema and WAL mode, once per database file. WAL is a property of the file, so connections
-    never switch journal modes again; several processes opening a fresh database at the same
-    moment can still collide on that one switch, which SQLite reports without waiting for
-    the busy timeout, so it is retried here. Shared by every SQLite file in the state dir."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            with connect(path) as c:
-                if c.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                    c.execute("PRAGMA journal_mode=WAL")
-                c.executescript(schema)
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+def _new_row(params: dict[str, Any] | None, **columns: Any) -> dict[str, Any]:
+    """A new row of ``jobs`` or ``batches``: ``columns`` plus what both tables keep about a new
+    entry (created and updated now, by this process, its ``params`` as JSON). ``owner_pid`` is
+    what tells a later process whether the entry's owner is still alive."""
+    now = time.time()
+    return {
+        **columns,
+        "created_at": now,
+        "updated_at": now,
+        "params": json.dumps(params or {}, default=str),
+        "owner_pid": os.getpid(),
+    }
 
 
-@contextmanager
-def connect(path: Path, *, timeout_s: float = 10.0) -> Iterator[sqlite3.Connection]:
-    """A short-lived autocommit connection with a busy timeout (rows as ``sqlite3.Row``)."""
-    conn = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
-    try:
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        yield conn
-    finally:
-        conn.close()
+def _check_fields(fields: dict[str, Any], allowed: set[str], what: str) -> None:
+    bad = set(fields) - allowed
+    if bad:
+        raise ValueError(f"unknown {what} fields: {sorted(bad)}")
+
+
+def _update_by_id(c: sqlite3.Connection, table: str, id: str, values: dict[str, Any]) -> None:
+    """Set ``values`` (column -> value, already encoded) on row ``id``, and ``updated_at`` now."""
+    sets = [f"{k} = ?" for k in values] + ["updated_at = ?"]
+    c.execute(
+        f"UPDATE {table} SET {', '.join(sets)} WHERE id = ?", [*values.values(), time.time(), id]
+    )
 
 
 class JobStore:
@@ -190,16 +186,9 @@ class JobStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A connection inside ``BEGIN IMMEDIATE``: committed when the block ends, rolled back
-        on any exception (KeyboardInterrupt included), so a batch is never half-registered."""
-        with self._conn() as c:
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                yield c
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
+        """A connection inside ``statedb.transaction``, so a batch is never half-registered."""
+        with self._conn() as c, transaction(c):
+            yield c
 
     def create(
         self,
@@ -215,27 +204,20 @@ class JobStore:
         polling_url: str | None = None,
         params: dict[str, Any] | None = None,
     ) -> JobRecord:
-        now = time.time()
+        row = _new_row(
+            params,
+            id=id,
+            kind=kind,
+            tool=tool,
+            model=model,
+            prompt=(prompt or "")[:PROMPT_MAX] or None,
+            save_path=save_path,
+            status=status,
+            backend=backend,
+            polling_url=polling_url,
+        )
         with self._conn() as c:
-            c.execute(
-                "INSERT INTO jobs (id, kind, tool, model, prompt, save_path, status, backend, created_at,"
-                " updated_at, polling_url, params, owner_pid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    id,
-                    kind,
-                    tool,
-                    model,
-                    (prompt or "")[:PROMPT_MAX] or None,
-                    save_path,
-                    status,
-                    backend,
-                    now,
-                    now,
-                    polling_url,
-                    json.dumps(params or {}, default=str),
-                    os.getpid(),
-                ),
-            )
+            insert_row(c, "jobs", row)
         job = self.get(id)
         assert job is not None
         return job
@@ -243,19 +225,13 @@ class JobStore:
     def update(self, id: str, **fields: Any) -> JobRecord | None:
         if not fields:
             return self.get(id)
-        allowed = set(JobRecord.__dataclass_fields__) - {"id", "created_at"}
-        bad = set(fields) - allowed
-        if bad:
-            raise ValueError(f"unknown job fields: {sorted(bad)}")
-        cols, vals = [], []
-        for k, v in fields.items():
-            cols.append(f"{k} = ?")
-            vals.append(json.dumps(v, default=str) if k in _JSON_COLS and v is not None else v)
-        cols.append("updated_at = ?")
-        vals.append(time.time())
-        vals.append(id)
+        _check_fields(fields, set(JobRecord.__dataclass_fields__) - {"id", "created_at"}, "job")
+        values = {
+            k: json.dumps(v, default=str) if k in _JSON_COLS and v is not None else v
+            for k, v in fields.items()
+        }
         with self._conn() as c:
-            c.execute(f"UPDATE jobs SET {', '.join(cols)} WHERE id = ?", vals)
+            _update_by_id(c, "jobs", id, values)
         return self.get(id)
 
     def get(self, id: str) -> JobRecord | None:
@@ -322,30 +298,21 @@ class JobStore:
         status: str = "submitting",
     ) -> None:
         """Register a batch and its items ``(index, custom_id, label_json, preview)`` at once."""
-        now = time.time()
+        row = _new_row(
+            params,
+            id=id,
+            tool=tool,
+            endpoint=endpoint,
+            model=model,
+            backend=backend,
+            status=status,
+            total=len(items),
+            counts="{}",
+        )
         with self._transaction() as c:
-            c.execute(
-                "INSERT INTO batches (id, tool, endpoint, model, backend, status, total,"
-                " created_at, updated_at, counts, params, owner_pid)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    id,
-                    tool,
-                    endpoint,
-                    model,
-                    backend,
-                    status,
-                    len(items),
-                    now,
-                    now,
-                    "{}",
-                    json.dumps(params or {}, default=str),
-                    os.getpid(),
-                ),
-            )
+            insert_row(c, "batches", row)
             c.executemany(
-                "INSERT INTO batch_items (batch_id, idx, custom_id, label, preview)"
-                " VALUES (?,?,?,?,?)",
+                insert_sql("batch_items", ("batch_id", "idx", "custom_id", "label", "preview")),
                 [(id, i, cid, label, preview) for i, cid, label, preview in items],
             )
 
@@ -353,31 +320,30 @@ class JobStore:
         self, batch_id: str, upstream_id: str, seq: int, indices: list[int], status: str
     ) -> None:
         """Record one submitted upstream batch and the items (by index) it carries."""
-        now = time.time()
         with self._transaction() as c:
-            c.execute(
-                "INSERT OR REPLACE INTO batch_chunks (upstream_id, batch_id, seq, first_index,"
-                " count, status, updated_at) VALUES (?,?,?,?,?,?,?)",
-                (upstream_id, batch_id, seq, indices[0], len(indices), status, now),
-            )
+            chunk = {
+                "upstream_id": upstream_id,
+                "batch_id": batch_id,
+                "seq": seq,
+                "first_index": indices[0],
+                "count": len(indices),
+                "status": status,
+                "updated_at": time.time(),
+            }
+            insert_row(c, "batch_chunks", chunk, replace=True)
             c.executemany(
                 "UPDATE batch_items SET upstream_id = ? WHERE batch_id = ? AND idx = ?",
                 [(upstream_id, batch_id, i) for i in indices],
             )
 
     def update_batch(self, id: str, **fields: Any) -> None:
-        allowed = {"status", "counts", "error", "params", "model"}
-        bad = set(fields) - allowed
-        if bad:
-            raise ValueError(f"unknown batch fields: {sorted(bad)}")
-        cols, vals = [], []
-        for k, v in fields.items():
-            cols.append(f"{k} = ?")
-            vals.append(json.dumps(v, default=str) if k in ("counts", "error", "params") else v)
-        cols.append("updated_at = ?")
-        vals += [time.time(), id]
+        _check_fields(fields, {"status", "counts", "error", "params", "model"}, "batch")
+        values = {
+            k: json.dumps(v, default=str) if k in ("counts", "error", "params") else v
+            for k, v in fields.items()
+        }
         with self._conn() as c:
-            c.execute(f"UPDATE batches SET {', '.join(cols)} WHERE id = ?", vals)
+            _update_by_id(c, "batches", id, values)
 
     def update_batch_chunk(self, upstream_id: str, status: str) -> None:
         with self._conn() as c:
@@ -450,18 +416,11 @@ def _batch_row(row: sqlite3.Row) -> dict[str, Any]:
     return d
 
 
-_stores: dict[Path, JobStore] = {}
-_lock = threading.Lock()
+_stores: OnePerFile[JobStore] = OnePerFile(JobStore)
 
 
 def get_job_store(settings: Settings) -> JobStore:
-    path = settings.state_root / "jobs.sqlite3"
-    with _lock:
-        store = _stores.get(path)
-        if store is None:
-            store = JobStore(path)
-            _stores[path] = store
-        return store
+    return _stores.get(settings.state_root / "jobs.sqlite3")
 
 
 def backend_label(settings: Settings) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -46,24 +46,18 @@ class StreamingJSON:
         self.preview = self._preview_doc(document)
 
     def _mark(self, obj: Any) -> Any:
-        if isinstance(obj, B64Ref):
-            self._refs.append(obj)
+        """The document with each ``B64Ref`` replaced by its numbered marker string."""
+
+        def marker(ref: B64Ref) -> str:
+            self._refs.append(ref)
             return f"{self._token}{len(self._refs) - 1}@@"
-        if isinstance(obj, dict):
-            return {k: self._mark(v) for k, v in obj.items()}
-        if isinstance(obj, (list, tuple)):
-            return [self._mark(v) for v in obj]
-        return obj
+
+        return _replace_refs(obj, marker)
 
     @staticmethod
     def _preview_doc(obj: Any) -> Any:
-        if isinstance(obj, B64Ref):
-            return f"{obj.prefix}<{obj.blob.base64_len()} base64 chars>"
-        if isinstance(obj, dict):
-            return {k: StreamingJSON._preview_doc(v) for k, v in obj.items()}
-        if isinstance(obj, (list, tuple)):
-            return [StreamingJSON._preview_doc(v) for v in obj]
-        return obj
+        """The document as a log shows it: each blob as its size, never its bytes."""
+        return _replace_refs(obj, lambda ref: f"{ref.prefix}<{ref.blob.base64_len()} base64 chars>")
 
     @property
     def has_streams(self) -> bool:
@@ -90,6 +84,18 @@ class StreamingJSON:
     def to_bytes(self) -> bytes:
         """Materialise (small documents only: used when nothing streams)."""
         return b"".join(self.iter_bytes())
+
+
+def _replace_refs(obj: Any, replace: Callable[[B64Ref], str]) -> Any:
+    """A copy of the JSON document ``obj`` with every ``B64Ref`` replaced by ``replace(ref)``, in
+    document order (tuples become lists, as ``json.dumps`` would write them)."""
+    if isinstance(obj, B64Ref):
+        return replace(obj)
+    if isinstance(obj, dict):
+        return {k: _replace_refs(v, replace) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_replace_refs(v, replace) for v in obj]
+    return obj
 
 
 def contains_refs(obj: Any) -> bool:

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
-from ..errors import ErrorCode, ToolError
+from ..errors import ErrorCode, ToolError, os_error
 from . import dirfd
 
 _FLAGS = (
@@ -81,9 +81,10 @@ class AtomicFile:
             try:
                 return os.open(directory, dirfd.DIR_FLAGS & ~getattr(os, "O_NOFOLLOW", 0))
             except OSError as exc:
-                raise ToolError(
+                raise os_error(
                     ErrorCode.INVALID_INPUT,
-                    f"cannot write to {directory}: {exc.strerror or exc}",
+                    f"cannot write to {directory}",
+                    exc,
                     details={"directory": directory},
                 ) from None
         parts = dirfd.split_below(directory, self.root)
@@ -121,9 +122,10 @@ class AtomicFile:
                 continue
             except OSError as exc:
                 self._close_dir()
-                raise ToolError(
+                raise os_error(
                     ErrorCode.INVALID_INPUT,
-                    f"cannot write to {self._dir}: {exc.strerror or exc}",
+                    f"cannot write to {self._dir}",
+                    exc,
                     details={"directory": str(self._dir)},
                 ) from None
             self.tmp_path = self._dir / name

@@ -20,7 +20,7 @@ import os
 import stat
 from collections.abc import Sequence
 
-from ..errors import ErrorCode, ToolError
+from ..errors import ErrorCode, ToolError, os_error
 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
@@ -94,9 +94,10 @@ def _classify(exc: OSError, parent_fd: int, name: str, what: str) -> ToolError:
             f"{what}: {name!r} is not a directory",
             details={"reason": "not_a_directory"},
         )
-    return ToolError(
+    return os_error(
         ErrorCode.INVALID_INPUT,
-        f"{what}: cannot open {name!r}: {exc.strerror or exc}",
+        f"{what}: cannot open {name!r}",
+        exc,
         details={"reason": "os_error"},
     )
 
@@ -117,9 +118,10 @@ def walk_dirs(root_fd: int, parts: Sequence[str], *, create: bool, what: str) ->
                 except FileExistsError:
                     pass  # created meanwhile: the O_NOFOLLOW open below decides
                 except OSError as mexc:
-                    raise ToolError(
+                    raise os_error(
                         ErrorCode.INVALID_INPUT,
-                        f"{what}: cannot create directory {name!r}: {mexc.strerror or mexc}",
+                        f"{what}: cannot create directory {name!r}",
+                        mexc,
                         details={"reason": "mkdir_failed"},
                     ) from None
                 try:

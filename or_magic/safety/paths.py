@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ErrorCode, ToolError
+from ..errors import ErrorCode, ToolError, os_error
 from ..redact import redact
 from . import dirfd
 
@@ -304,10 +304,8 @@ def _open_plain(real: str, s: str) -> tuple[int, os.stat_result]:
             details={"path": _shown(s)},
         ) from None
     except OSError as exc:
-        raise ToolError(
-            ErrorCode.INVALID_INPUT,
-            f"cannot access {_shown(s)}: {exc.strerror or exc}",
-            details={"path": _shown(s)},
+        raise os_error(
+            ErrorCode.INVALID_INPUT, f"cannot access {_shown(s)}", exc, details={"path": _shown(s)}
         ) from None
     try:
         return fd, os.fstat(fd)
@@ -422,9 +420,10 @@ def _mkdirs(d: str, label: str) -> None:
     try:
         os.makedirs(d, exist_ok=True)
     except OSError as exc:
-        raise ToolError(
+        raise os_error(
             ErrorCode.INVALID_INPUT,
-            f"cannot create the directory for {label}: {exc.strerror or exc}",
+            f"cannot create the directory for {label}",
+            exc,
             details={"directory": _shown(d)},
         ) from None
 

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..errors import ErrorCode, ToolError
+from ..errors import ErrorCode, ToolError, os_error
 from ..result import MediaItem, MediaKind
 
 AUTO_DIR = "or_magic-output"
@@ -423,9 +423,10 @@ class StreamTarget:
         try:
             self.file.commit()
         except OSError as exc:
-            raise ToolError(
+            raise os_error(
                 ErrorCode.INTERNAL,
-                f"Write: cannot write {final}: {exc.strerror or exc}",
+                f"Write: cannot write {final}",
+                exc,
                 details={"path": str(final)},
             ) from None
         meta["save_path"] = str(final)

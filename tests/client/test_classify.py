@@ -8,106 +8,16 @@ from or_magic.client.classify import classify_upstream
 from or_magic.errors import ErrorCode
 
 
-@pytest.mark.parametrize(
-    "status,body,code,reason",
-    [
-        (
-            401,
-            {"error": {"code": 401, "message": "No auth credentials found"}},
-            "INVALID_CREDENTIALS",
-            "authentication",
-        ),
-        (
-            402,
-            {"error": {"code": 402, "message": "Insufficient credits"}},
-            "UPSTREAM_REFUSED",
-            "credits",
-        ),
-        (
-            429,
-            {"error": {"code": 429, "message": "Rate limit exceeded: free-models-per-day"}},
-            "UPSTREAM_REFUSED",
-            "rate_limit",
-        ),
-        (
-            403,
-            {
-                "error": {
-                    "code": 403,
-                    "message": "x requires moderation",
-                    "metadata": {"reasons": ["violence"]},
-                }
-            },
-            "UPSTREAM_REFUSED",
-            "moderation",
-        ),
-        (
-            403,
-            {
-                "error": {
-                    "code": 403,
-                    "message": "Request blocked: prompt injection patterns detected",
-                }
-            },
-            "UPSTREAM_REFUSED",
-            "guardrail",
-        ),
-        (
-            404,
-            {
-                "error": {
-                    "code": 404,
-                    "message": "No endpoints found matching your data policy (Paid model training).",
-                }
-            },
-            "ZDR_INCOMPATIBLE",
-            "privacy_restricted",
-        ),
-        (
-            400,
-            {"error": {"code": 400, "message": "acme/nope is not a valid model ID"}},
-            "MODEL_NOT_FOUND",
-            "model_not_found",
-        ),
-        (
-            408,
-            {"error": {"code": 408, "message": "Operation timed out."}},
-            "UPSTREAM_TIMEOUT",
-            "timeout",
-        ),
-        (
-            413,
-            {"error": {"code": 413, "message": "Payload too large"}},
-            "RESOURCE_TOO_LARGE",
-            "payload_too_large",
-        ),
-        (422, {"error": {"code": 422, "message": "unprocessable"}}, "INVALID_INPUT", "bad_request"),
-        (
-            502,
-            {"error": {"code": 502, "message": "Provider returned error"}},
-            "UPSTREAM_HTTP",
-            "server",
-        ),
-        (
-            529,
-            {"error": {"code": 529, "message": "Provider returned error"}},
-            "UPSTREAM_HTTP",
-            "server",
-        ),
-        (524, None, "UPSTREAM_TIMEOUT", "timeout"),
-    ],
-)
-def test_classify_old_shapes(status, body, code, reason):
-    err = classify_upstream(status, body)
-    assert err.code.value == code
-    assert err.details["reason"] == reason
-    assert err.suggestions, "every classified error carries advice"
+def old_shape(status: int, message: str, **extra) -> dict:
+    """An error body in the old shape: the HTTP status repeated as ``error.code``."""
+    return {"error": {"code": status, "message": message, **extra}}
 
 
-def test_classify_new_shape_availability_block_wins_over_status_text():
-    body = {
+def zdr_body(message: str) -> dict:
+    """The new-shape 404 for an account whose data policy (ZDR) excludes every endpoint."""
+    return {
         "error": {
-            "message": "No endpoints for openai/gpt-5.2 match your data policy (zero data retention).",
+            "message": message,
             "error_type": "not_found",
             "http_status": 404,
             "availability": {
@@ -117,6 +27,52 @@ def test_classify_new_shape_availability_block_wins_over_status_text():
             },
         }
     }
+
+
+def assert_classified(err, code: str, reason: str) -> None:
+    assert err.code.value == code
+    assert err.details["reason"] == reason
+    assert err.suggestions, "every classified error carries advice"
+
+
+@pytest.mark.parametrize(
+    "status,message,code,reason",
+    [
+        (401, "No auth credentials found", "INVALID_CREDENTIALS", "authentication"),
+        (402, "Insufficient credits", "UPSTREAM_REFUSED", "credits"),
+        (429, "Rate limit exceeded: free-models-per-day", "UPSTREAM_REFUSED", "rate_limit"),
+        (
+            403,
+            "Request blocked: prompt injection patterns detected",
+            "UPSTREAM_REFUSED",
+            "guardrail",
+        ),
+        (
+            404,
+            "No endpoints found matching your data policy (Paid model training).",
+            "ZDR_INCOMPATIBLE",
+            "privacy_restricted",
+        ),
+        (400, "acme/nope is not a valid model ID", "MODEL_NOT_FOUND", "model_not_found"),
+        (408, "Operation timed out.", "UPSTREAM_TIMEOUT", "timeout"),
+        (413, "Payload too large", "RESOURCE_TOO_LARGE", "payload_too_large"),
+        (422, "unprocessable", "INVALID_INPUT", "bad_request"),
+        (502, "Provider returned error", "UPSTREAM_HTTP", "server"),
+        (529, "Provider returned error", "UPSTREAM_HTTP", "server"),
+    ],
+)
+def test_classify_old_shapes(status, message, code, reason):
+    assert_classified(classify_upstream(status, old_shape(status, message)), code, reason)
+
+
+def test_classify_old_shape_moderation_reasons_and_bodyless_timeout():
+    body = old_shape(403, "x requires moderation", metadata={"reasons": ["violence"]})
+    assert_classified(classify_upstream(403, body), "UPSTREAM_REFUSED", "moderation")
+    assert_classified(classify_upstream(524, None), "UPSTREAM_TIMEOUT", "timeout")
+
+
+def test_classify_new_shape_availability_block_wins_over_status_text():
+    body = zdr_body("No endpoints for openai/gpt-5.2 match your data policy (zero data retention).")
     err = classify_upstream(404, body)
     assert err.code is ErrorCode.ZDR_INCOMPATIBLE
     assert err.details["excluded_by"] == ["data_policy:zdr"]
@@ -165,17 +121,11 @@ def test_classify_provider_raw_json_string_and_string_code_and_structured_type()
         }
     }
     assert classify_upstream(None, midstream).code is ErrorCode.UPSTREAM_HTTP
-    typed = {
-        "error": {
-            "code": 400,
-            "message": "nope",
-            "metadata": {"error_type": "context_length_exceeded"},
-        }
-    }
+    typed = old_shape(400, "nope", metadata={"error_type": "context_length_exceeded"})
     assert classify_upstream(400, typed).details["reason"] == "context_length_exceeded"
 
 
 def test_classify_redacts_keys_from_upstream_messages():
     key = "sk-or-v1-" + "f" * 64
-    err = classify_upstream(401, {"error": {"code": 401, "message": f"Invalid key {key}"}})
+    err = classify_upstream(401, old_shape(401, f"Invalid key {key}"))
     assert key not in err.message and "ffff" not in err.message

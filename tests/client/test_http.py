@@ -9,6 +9,7 @@ import pytest
 
 from or_magic.double import Fault
 from or_magic.tools.api import call_tool
+from tests.client.test_classify import zdr_body
 
 pytestmark = pytest.mark.anyio
 
@@ -110,18 +111,7 @@ async def test_other_4xx_are_never_retried(double, status, code):
 async def test_structured_bodies_decide_the_code(double, fault, code, monkeypatch):
     monkeypatch.setenv("OPENROUTER_MAX_RETRIES", "0")
     if fault.message and "zero data retention" in fault.message:
-        fault.body = {
-            "error": {
-                "message": fault.message,
-                "error_type": "not_found",
-                "http_status": 404,
-                "availability": {
-                    "code": "privacy_restricted",
-                    "retryable": False,
-                    "excluded_by": ["data_policy:zdr"],
-                },
-            }
-        }
+        fault.body = zdr_body(fault.message)
     double.inject(fault)
     r = await call_tool("chat_completion", {"prompt": "hi", "model": MODEL})
     assert r.is_error and r.code == code, (r.code, r.text)

@@ -181,7 +181,7 @@ async def test_hard_links_inside_the_root_are_files_inside_the_root(tmp_path: Pa
 
 @pytest.fixture
 def fresh_notice(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setattr(config, "_notice_shown", False, raising=False)
+    monkeypatch.setattr(config.roots, "_notice_shown", False)  # the notice is said once
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.setattr("sys.platform", "linux")
     return tmp_path / "xdg" / "or_magic" / "files"
