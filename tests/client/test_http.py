@@ -51,7 +51,7 @@ async def test_retry_after_is_capped(double, monkeypatch):
     t = time.monotonic()
     r = await call_tool("chat_completion", {"prompt": "hi", "model": MODEL})
     assert r.ok
-    assert time.monotonic() - t < 2.0
+    assert time.monotonic() - t < 15  # not the 3600 s the server asked for
 
 
 async def test_5xx_exhausts_retries_then_classifies(double):
@@ -152,16 +152,16 @@ async def test_dropped_and_truncated_connections_are_retried(double):
 async def test_timeout_covers_slow_headers_and_slow_bodies(double, monkeypatch):
     monkeypatch.setenv("OPENROUTER_REQUEST_TIMEOUT_MS", "1000")
     monkeypatch.setenv("OPENROUTER_MAX_RETRIES", "0")
-    double.inject(Fault(delay_s=3))
+    double.inject(Fault(delay_s=60))
     t = time.monotonic()
     r = await call_tool("chat_completion", {"prompt": "hi", "model": MODEL})
     assert r.is_error and r.code == "UPSTREAM_TIMEOUT"
-    assert time.monotonic() - t < 2.5
-    double.inject(Fault(slow_body_s=4))
+    assert time.monotonic() - t < 15  # the 1 s deadline, not the 60 s the headers would take
+    double.inject(Fault(slow_body_s=60))
     t = time.monotonic()
     r = await call_tool("chat_completion", {"prompt": "hi", "model": MODEL})
     assert r.is_error and r.code == "UPSTREAM_TIMEOUT", r.text
-    assert time.monotonic() - t < 2.5
+    assert time.monotonic() - t < 15  # nor the 60 s the body would
 
 
 async def test_midstream_error_keeps_partial_text(double):

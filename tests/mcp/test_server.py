@@ -611,17 +611,17 @@ async def test_progress_notifications_increase_with_total_and_message(
 
 
 async def test_cancelling_a_slow_chat_stops_the_handler_and_the_server_stays_healthy(double, mode):
-    double.inject(Fault(path="/chat/completions", delay_s=5))
+    double.inject(Fault(path="/chat/completions", delay_s=60))
     server = build()
     async with Client(server, mode=mode) as c:
         t = time.monotonic()
         with anyio.move_on_after(0.5) as scope:
             await c.call_tool("chat_completion", {"prompt": "slow", "model": MODEL})
         assert scope.cancelled_caught
-        with anyio.fail_after(3):
+        with anyio.fail_after(15):
             while server.stats.inflight or server.stats.cancelled < 1:
                 await anyio.sleep(0.02)
-        assert time.monotonic() - t < 2.5  # the handler did not wait for the 5 s upstream
+        assert time.monotonic() - t < 15  # the handler did not wait for the 60 s upstream
         assert server.stats.cancelled == 1
         r = await c.call_tool("health_check", {})
         assert not r.is_error and r.structured_content["ok"] is True
@@ -634,7 +634,7 @@ async def test_cancellation_reaches_a_long_tool(test_tools, monkeypatch, mode):
     async with Client(server, mode=mode) as c:
         with anyio.move_on_after(0.3):
             await c.call_tool("t_sleep", {"seconds": 30})
-        with anyio.fail_after(3):
+        with anyio.fail_after(15):
             while not CANCELLED:
                 await anyio.sleep(0.02)
         assert CANCELLED == ["t_sleep"]
@@ -821,10 +821,10 @@ async def test_cancelling_a_video_job_stops_the_handler_and_leaves_it_resumable(
         t = time.monotonic()
         with anyio.move_on_after(0.5):
             await c.call_tool("generate_video", {"prompt": "never mind"})
-        with anyio.fail_after(3):
+        with anyio.fail_after(15):
             while server.stats.inflight or server.stats.cancelled < 1:
                 await anyio.sleep(0.02)
-        assert time.monotonic() - t < 3
+        assert time.monotonic() - t < 15  # not the 20 s max wait
         polls_at_cancel = len([q for q in double.requests if "/videos/" in q.path])
         await anyio.sleep(0.3)  # no more polling once cancelled
         assert len([q for q in double.requests if "/videos/" in q.path]) == polls_at_cancel

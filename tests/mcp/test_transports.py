@@ -190,7 +190,7 @@ def test_raw_stdio_protocol_only_on_stdout_and_sigterm_exits_0(double, tmp_path)
         t = time.monotonic()
         p.send_signal(signal.SIGTERM)
         assert p.wait(timeout=60) == 0
-        assert time.monotonic() - t < 5
+        assert time.monotonic() - t < 20  # promptly: an idle stdin read must not hold it
         rest = p.stdout.read().decode()
         assert rest == ""  # nothing but the three answers ever went to stdout
         err_lines = [ln for ln in p.stderr.read().decode().splitlines() if ln.strip()]

@@ -560,12 +560,12 @@ async def test_content_length_over_cap() -> None:
             head_bytes(200, {"Content-Type": "image/png", "Content-Length": str(50 << 20)}) + big
         )
         await writer.drain()
-        await asyncio.sleep(5)  # never sends the rest; the cap must fire on the header alone
+        await asyncio.sleep(60)  # never sends the rest; the cap must fire on the header alone
 
     async with serve({"/": lying}) as srv:
         t0 = time.monotonic()
         err = await expect_error(ErrorCode.RESOURCE_TOO_LARGE, srv.url("/"))
-    assert time.monotonic() - t0 < 2
+    assert time.monotonic() - t0 < 15  # not the 60 s the body would take (room for a busy CPU)
     assert (
         err.details
         and err.details["size_bytes"] == 50 << 20
@@ -656,7 +656,7 @@ async def test_slow_drip_body_times_out_as_a_whole(private_tmp: Path) -> None:
                 to_file=to_file,
             )
             elapsed = time.monotonic() - t0
-            assert 0.5 < elapsed < 1.5, elapsed
+            assert 0.5 < elapsed < 15, elapsed  # the whole drip would take 50 s
     assert (
         "OPENROUTER_IMAGE_FETCH_TIMEOUT_MS" in err.message
         and err.details
@@ -667,19 +667,19 @@ async def test_slow_drip_body_times_out_as_a_whole(private_tmp: Path) -> None:
 
 async def test_slow_headers_time_out() -> None:
     async def silent(writer: asyncio.StreamWriter, req: Req) -> None:
-        await asyncio.sleep(5)
+        await asyncio.sleep(60)
 
     async with serve({"/": silent}) as srv:
         t0 = time.monotonic()
         await expect_error(
             ErrorCode.UPSTREAM_TIMEOUT, srv.url("/"), settings=settings(image_fetch_timeout_ms=400)
         )
-    assert time.monotonic() - t0 < 1.2
+    assert time.monotonic() - t0 < 15  # not the 60 s the headers would take
 
 
 async def test_slow_resolver_counts_against_the_deadline() -> None:
     async def slow(host: str, port: int) -> list[str]:
-        await asyncio.sleep(5)
+        await asyncio.sleep(60)
         return ["8.8.8.8"]
 
     t0 = time.monotonic()
@@ -689,7 +689,7 @@ async def test_slow_resolver_counts_against_the_deadline() -> None:
         settings=settings(image_fetch_timeout_ms=300),
         resolver=slow,
     )
-    assert time.monotonic() - t0 < 1
+    assert time.monotonic() - t0 < 15  # not the resolver's 60 s
 
 
 # ---- HTML and empty bodies --------------------------------------------------------------------------
@@ -715,12 +715,12 @@ async def test_large_html_page_is_refused_before_the_whole_body(connects: list) 
         writer.write(head_bytes(200, {"Content-Type": "application/octet-stream"}))
         writer.write(b"<!doctype html>" + b" " * 1000)
         await writer.drain()
-        await asyncio.sleep(5)  # the rest never comes; the sniff must not wait for it
+        await asyncio.sleep(60)  # the rest never comes; the sniff must not wait for it
 
     async with serve({"/": big_page}) as srv:
         t0 = time.monotonic()
         await expect_error(ErrorCode.UNSUPPORTED_FORMAT, srv.url("/"))
-    assert time.monotonic() - t0 < 2
+    assert time.monotonic() - t0 < 15  # not the 60 s the rest would take
 
 
 async def test_empty_body_and_http_errors() -> None:
@@ -750,7 +750,7 @@ async def test_cancellation_leaves_no_temp_file(private_tmp: Path) -> None:
         task = asyncio.ensure_future(
             fetch_url(srv.url("/"), kind="video", settings=settings(), to_file=True)
         )
-        await asyncio.wait_for(started.wait(), 2)
+        await asyncio.wait_for(started.wait(), 30)
         await asyncio.sleep(0.05)
         assert len(list(private_tmp.iterdir())) == 1  # the download is in progress
         task.cancel()
