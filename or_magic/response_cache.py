@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import log
+from .statedb import OnePerFile, init_db, open_db
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import Settings
@@ -230,16 +231,10 @@ class ResponseCache:
     def _db(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             if self._conn is None:
-                from .jobs import init_db
-
                 self.root.mkdir(parents=True, exist_ok=True)
                 init_db(self.db, SCHEMA)
-                conn = sqlite3.connect(
-                    self.db, timeout=5.0, isolation_level=None, check_same_thread=False
-                )
+                conn = open_db(self.db, timeout_s=5.0, any_thread=True)  # behind self._lock
                 conn.row_factory = sqlite3.Row
-                conn.execute("PRAGMA busy_timeout=5000")
-                conn.execute("PRAGMA synchronous=NORMAL")
                 self._conn = conn
             try:
                 yield self._conn
@@ -342,17 +337,12 @@ class ResponseCache:
                 self._conn = None
 
 
-_caches: dict[Path, ResponseCache] = {}
-_caches_lock = threading.Lock()
+_caches: OnePerFile[ResponseCache] = OnePerFile(ResponseCache)
 
 
 def get_cache(settings: Settings) -> ResponseCache:
-    root = settings.state_root
-    with _caches_lock:
-        cache = _caches.get(root)
-        if cache is None:
-            cache = _caches[root] = ResponseCache(root)
-        return cache
+    """This process's one cache for the state dir (one connection and lock per file)."""
+    return _caches.get(settings.state_root)
 
 
 # ---- a hit as a result ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ FRONT_ENDS = ["magics", "widgets", "mcp", "display.py", "batch.py"]
 
 
 def test_every_export_resolves_and_unknown_names_fail():
+    assert sorted(core.__all__) == sorted(core._EXPORTS)  # the literal list and the lazy table
     for name in core.__all__:
         assert getattr(core, name) is not None, name
     with pytest.raises(AttributeError, match="no_such_thing"):

@@ -21,28 +21,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._lazy import lazy_attributes
+from .._lazy import lazy_attributes, lazy_table
 
-_EXPORTS: dict[str, tuple[str, str]] = {
-    "call_tool": ("or_magic.tools.api", "call_tool"),
-    "call_tool_sync": ("or_magic.tools.api", "call_tool_sync"),
-    "run_sync": ("or_magic.tools.api", "run_sync"),
-    "list_tools": ("or_magic.tools.api", "list_tools"),
-    "model_catalog": ("or_magic.tools.api", "model_catalog"),
-    "video_capabilities": ("or_magic.tools.api", "video_capabilities"),
-    "get_tool": ("or_magic.tools.registry", "get_tool"),
-    "all_tools": ("or_magic.tools.registry", "all_tools"),
-    "ToolSpec": ("or_magic.tools.base", "ToolSpec"),
-    "allowed_values": ("or_magic.tools.choices", "allowed_values"),
-    "field_default": ("or_magic.tools.choices", "field_default"),
-    "has_field": ("or_magic.tools.choices", "has_field"),
-    "inline_ceiling": ("or_magic.tools.saving", "inline_ceiling"),
-    "modalities": ("or_magic.tools.catalog", "modalities"),
-    "is_free": ("or_magic.tools.catalog", "is_free"),
-    "find_video_model": ("or_magic.tools.video_catalog", "find"),
-}
+_EXPORTS = lazy_table(
+    {
+        "or_magic.tools.api": (
+            "call_tool",
+            "call_tool_sync",
+            "run_sync",
+            "list_tools",
+            "model_catalog",
+            "video_capabilities",
+        ),
+        "or_magic.tools.registry": ("get_tool", "all_tools"),
+        "or_magic.tools.base": ("ToolSpec",),
+        "or_magic.tools.choices": ("allowed_values", "field_default", "has_field"),
+        "or_magic.tools.saving": ("inline_ceiling",),
+        "or_magic.tools.catalog": ("modalities", "is_free"),
+    },
+    renamed={"find_video_model": ("or_magic.tools.video_catalog", "find")},
+)
 
-__all__ = [
+__all__ = [  # literal, for type checkers; tests/test_front_door.py checks it against the table
     "ToolSpec",
     "all_tools",
     "allowed_values",
