@@ -35,7 +35,11 @@ def _code_like(name: str) -> bool:
     )
 
 
-def _resolves(dotted: str) -> bool:
+_MISSING = object()
+
+
+def _lookup(dotted: str) -> Any:
+    """The object ``or_magic.a.b.C.d`` names (the longest importable module, then attributes)."""
     parts = dotted.split(".")
     for cut in range(len(parts), 0, -1):
         try:
@@ -43,11 +47,15 @@ def _resolves(dotted: str) -> bool:
         except ImportError:
             continue
         for attr in parts[cut:]:
-            if not hasattr(obj, attr):
-                return False
-            obj = getattr(obj, attr)
-        return True
-    return False
+            obj = getattr(obj, attr, _MISSING)
+            if obj is _MISSING:
+                return _MISSING
+        return obj
+    return _MISSING
+
+
+def _resolves(dotted: str) -> bool:
+    return _lookup(dotted) is not _MISSING
 
 
 def test_the_doc_names_something():
@@ -187,7 +195,7 @@ def test_a_module_qualified_name_is_defined_in_that_module():
 def _definitions(name: str) -> list[Any]:
     """The one callable a signature in the doc can mean: a dotted path, or a unique name."""
     if name.startswith("or_magic."):
-        return [_get(name)] if _resolves(name) else []
+        return [obj] if (obj := _lookup(name)) is not _MISSING else []
     owner, _, attr = name.rpartition(".")
     found = []
     for m in MODULES:
@@ -201,19 +209,6 @@ def _definitions(name: str) -> list[Any]:
             if obj is not None and getattr(obj, "__module__", mod.__name__) == mod.__name__:
                 found.append(obj)
     return found
-
-
-def _get(dotted: str) -> Any:
-    parts = dotted.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
-            continue
-        for attr in parts[cut:]:
-            obj = getattr(obj, attr)
-        return obj
-    raise AssertionError(dotted)
 
 
 SIGNATURE = re.compile(r"(?:await )?([A-Za-z_][\w.]*)\((.*?)\)(?:\s*->.*)?")
