@@ -35,7 +35,7 @@ import re
 import string
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 MIN_ENCODED = 16
 """Shortest secret whose encoded forms are matched (shorter ones: the exact form only)."""
@@ -98,26 +98,42 @@ class Form:
         walk(0, "")
         return out
 
+    @cached_property
+    def _by_first(self) -> tuple[dict[str, tuple[str, ...]], ...]:
+        """Per position, its strings by first character: ``could_grow`` tests only those that
+        can start at the next character (one or two of a dozen escapes)."""
+        out = []
+        for alts in self.tokens:
+            d: dict[str, list[str]] = {}
+            for alt in alts:
+                d.setdefault(alt[0], []).append(alt)
+            out.append({c: tuple(v) for c, v in d.items()})
+        return tuple(out)
+
     def could_grow(self, text: str) -> bool:
-        """True when ``text`` is a proper prefix of some string this form matches."""
+        """True when ``text`` is a proper prefix of some string this form matches.
+
+        Linear in the text: no slice of it is taken except at its very end (a stream calls this
+        on every delta with the held-back tail, which an echo can keep near ``max_len``)."""
+        n = len(text)
         offsets = {0}
         last = len(self.tokens) - 1
-        for i, alts in enumerate(self.tokens):
+        for i, by_first in enumerate(self._by_first):
             nxt: set[int] = set()
             for off in offsets:
-                rest = text[off:]
-                for alt in alts:
-                    if rest.startswith(alt):
+                if off >= n:
+                    return True  # the text ends before this position
+                for alt in by_first.get(text[off], ()):
+                    if text.startswith(alt, off):
                         nxt.add(off + len(alt))
-                    elif alt.startswith(rest):
+                    elif n - off < len(alt) and alt.startswith(text[off:]):
                         return True  # the text ends inside this position
             if i < last and self.seps:
                 for off in list(nxt):
-                    rest = text[off:]
                     for sep in self.seps:
-                        if rest.startswith(sep):
+                        if text.startswith(sep, off):
                             nxt.add(off + len(sep))
-                        elif rest and sep.startswith(rest):
+                        elif 0 < n - off < len(sep) and sep.startswith(text[off:]):
                             return True  # ends inside a line break
             if not nxt:
                 return False
