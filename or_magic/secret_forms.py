@@ -9,8 +9,10 @@ known secret with one compiled regex alternation; the forms are computed once pe
 Only *whole* encodings are matched, never fragments, so normal text is not touched:
 
 * *escaped*: each character of the secret as itself, ``%XX`` (its UTF-8 bytes, either hex case),
-  ``\\xXX`` or ``\\uXXXX`` (JSON; a surrogate pair above the BMP), or ``\\`` + itself for JSON's
-  ``\\" \\\\ \\/``, in any mix: ``%73%6B…``, ``\\u0073\\u006b…`` and ``sk\\u002dor\\u002dv1…`` all match;
+  ``\\xXX`` or ``\\uXXXX`` (JSON; a surrogate pair above the BMP), an HTML character reference
+  (``&#115;``, ``&#x73;``, ``&amp;``...), or ``\\`` + itself for ASCII punctuation (JSON's
+  ``\\" \\\\ \\/``, Markdown's ``\\-``: a notebook renders these two as the key), in any mix:
+  ``%73%6B…``, ``\\u0073\\u006b…``, ``sk\\u002dor\\u002dv1…`` and ``sk&#45;or&#45;v1…`` all match;
 * *hex*: the UTF-8 bytes as two hex digits each, either case;
 * *base64*: inside a longer base64 string the key's characters depend on where its bytes fall
   in the 3-byte groups, so each of the three alignments gives its own *stable core*: the run of
@@ -30,14 +32,18 @@ from __future__ import annotations
 
 import base64
 import re
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 MIN_ENCODED = 16
 """Shortest secret whose encoded forms are matched (shorter ones: the exact form only)."""
 
-_JSON_BACKSLASHED = frozenset('"\\/')
+# backslash + c: JSON's escapes of " \ / and Markdown's of any ASCII punctuation (a notebook
+# renders it as c itself, so sk\-or\-... shows the key)
+_BACKSLASHED = frozenset(string.punctuation)
+_HTML_NAMED = {"&": ("&amp;",), "<": ("&lt;",), ">": ("&gt;",), '"': ("&quot;",), "'": ("&apos;",)}
 _B64_SEPS = ("\n", "\r\n", "\\n", "\\r\\n")  # MIME line breaks, raw or JSON-escaped
 _HEAD = 3  # characters of a candidate checked against every possible start (``heads``)
 
@@ -92,26 +98,42 @@ class Form:
         walk(0, "")
         return out
 
+    @cached_property
+    def _by_first(self) -> tuple[dict[str, tuple[str, ...]], ...]:
+        """Per position, its strings by first character: ``could_grow`` tests only those that
+        can start at the next character (one or two of a dozen escapes)."""
+        out = []
+        for alts in self.tokens:
+            d: dict[str, list[str]] = {}
+            for alt in alts:
+                d.setdefault(alt[0], []).append(alt)
+            out.append({c: tuple(v) for c, v in d.items()})
+        return tuple(out)
+
     def could_grow(self, text: str) -> bool:
-        """True when ``text`` is a proper prefix of some string this form matches."""
+        """True when ``text`` is a proper prefix of some string this form matches.
+
+        Linear in the text: no slice of it is taken except at its very end (a stream calls this
+        on every delta with the held-back tail, which an echo can keep near ``max_len``)."""
+        n = len(text)
         offsets = {0}
         last = len(self.tokens) - 1
-        for i, alts in enumerate(self.tokens):
+        for i, by_first in enumerate(self._by_first):
             nxt: set[int] = set()
             for off in offsets:
-                rest = text[off:]
-                for alt in alts:
-                    if rest.startswith(alt):
+                if off >= n:
+                    return True  # the text ends before this position
+                for alt in by_first.get(text[off], ()):
+                    if text.startswith(alt, off):
                         nxt.add(off + len(alt))
-                    elif alt.startswith(rest):
+                    elif n - off < len(alt) and alt.startswith(text[off:]):
                         return True  # the text ends inside this position
             if i < last and self.seps:
                 for off in list(nxt):
-                    rest = text[off:]
                     for sep in self.seps:
-                        if rest.startswith(sep):
+                        if text.startswith(sep, off):
                             nxt.add(off + len(sep))
-                        elif rest and sep.startswith(rest):
+                        elif 0 < n - off < len(sep) and sep.startswith(text[off:]):
                             return True  # ends inside a line break
             if not nxt:
                 return False
@@ -159,8 +181,12 @@ def _escaped_alternatives(c: str) -> tuple[str, ...]:
     b = c.encode("utf-16-be")  # JSON escapes UTF-16 code units: a surrogate pair above the BMP
     units = [int.from_bytes(b[i : i + 2], "big") for i in range(0, len(b), 2)]
     alts += ["".join(f"\\u{u:04x}" for u in units), "".join(f"\\u{u:04X}" for u in units)]
-    if c in _JSON_BACKSLASHED:
+    if c in _BACKSLASHED:
         alts.append("\\" + c)
+    # HTML character references: a notebook renders a result as Markdown, where they show as c
+    n = ord(c)
+    alts += [f"&#{n};", f"&#x{n:x};", f"&#x{n:X};", f"&#X{n:x};", f"&#X{n:X};"]
+    alts += _HTML_NAMED.get(c, ())
     return tuple(dict.fromkeys(alts))
 
 

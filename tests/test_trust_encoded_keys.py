@@ -8,6 +8,7 @@ redactor knows, so a form it misses fails here. Keys are built at runtime.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import random
 import re
@@ -61,7 +62,8 @@ def _hex_decodings(text: str):
 def _unescape(text: str) -> str:
     text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
     text = re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), text)
-    return re.sub(r'\\(["\\/])', r"\1", text)
+    text = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)  # JSON's and Markdown's escapes
+    return html.unescape(text)  # character references (a notebook renders Markdown)
 
 
 def leaked(text: str, key: str) -> list[str]:
@@ -110,6 +112,12 @@ def encodings(key: str) -> dict[str, str]:
         "json unicode": "".join(f"\\u{b:04x}" for b in raw),
         "json unicode upper": "".join(f"\\u{b:04X}" for b in raw),
         "json, only the dashes": key.replace("-", "\\u002d").replace("/", "\\/"),
+        "html entities": "".join(f"&#{b};" for b in raw),
+        "html hex entities, only the punctuation": "".join(
+            f"&#x{ord(c):x};" if not c.isalnum() else c for c in key
+        ),
+        "html-escaped": html.escape(key),
+        "markdown backslash escapes": "".join(f"\\{c}" if not c.isalnum() else c for c in key),
         "python bytes escapes": "".join(f"\\x{b:02x}" for b in raw),
         "hex lower": raw.hex(),
         "hex upper": raw.hex().upper(),
@@ -266,6 +274,8 @@ def _echo_text(key: str) -> str:
             "json, only the dashes",
             "hex upper",
             "base64, key at byte offset 2",
+            "html entities",
+            "markdown backslash escapes",
         )
     )
 

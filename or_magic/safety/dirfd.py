@@ -144,7 +144,11 @@ def open_file_below(root: str, parts: Sequence[str], *, what: str) -> tuple[int,
     Returns ``(fd, stat)``; the caller checks the file type and owns the descriptor.
     """
     if not parts:
-        raise ToolError(ErrorCode.INVALID_INPUT, f"{what}: names the input root itself")
+        raise ToolError(  # details like every refusal here: callers read and extend them
+            ErrorCode.INVALID_INPUT,
+            f"{what}: names the input root itself, a directory, not a file",
+            details={"reason": "input_root"},
+        )
     root_fd = open_root(root)
     try:
         dir_fd = walk_dirs(root_fd, parts[:-1], create=False, what=what)

@@ -102,7 +102,12 @@ def _expand_home(s: str) -> str:
     works when the root contains it. As in a shell, ``~name`` for no such user stays literal (a
     file called ``~draft.png``), and ``./~/x.png`` names a folder called ``~``.
     """
-    return os.path.expanduser(s) if s.startswith("~") else s
+    if not s.startswith("~"):
+        return s
+    try:
+        return os.path.expanduser(s)
+    except (UnicodeError, ValueError):  # a user name no system has (``~\ud800``): literal, and
+        return s  # the shape check that follows refuses it with a code
 
 
 def _check_nul(s: str, label: str) -> None:

@@ -16,7 +16,8 @@ Shared by the generation tools (and any other tool that returns media):
   the request was in flight. The write still fails safely (nothing followed, nothing
   half-written, as above), but instead of raising, every item comes back with its bytes inline,
   or, over the inline ceiling (MCP drops big inline media), as a rescue copy under
-  ``<output root>/or_magic-output/`` (inline after all if that fails too); ``meta`` says
+  ``<output root>/or_magic-output/``, or in the output root itself when that folder cannot take
+  it (``_rescue``; inline after all if both fail); ``meta`` says
   ``saved: false`` and ``save_error`` (code, message, path), the text says what happened and
   where the bytes are, and ``save_failure_code`` gives the tool the code for its result. Error
   results carry no media in any front-end (MCP sends an error's text only, a magic raises), so
@@ -85,14 +86,15 @@ def _root(settings: Settings) -> str | None:
     return output_sandbox_root(settings)
 
 
-def auto_save_path(tool: str, ext: str, settings: Settings) -> Path:
-    """A fresh file name under ``<output root>/or_magic-output/`` for media too big to inline."""
+def auto_save_path(tool: str, ext: str, settings: Settings, *, folder: str = AUTO_DIR) -> Path:
+    """A fresh file name under ``<output root>/or_magic-output/`` for media too big to inline
+    (``folder=""``: in the output root itself, the paid rescue's last resort: ``_rescue``)."""
     from ..safety.paths import resolve_output_path
 
     ext = ext if ext.startswith(".") or not ext else "." + ext
     stamp = time.strftime("%Y%m%d-%H%M%S")
     name = f"{tool}-{stamp}-{secrets.token_hex(3)}{ext}"
-    return resolve_output_path(f"{AUTO_DIR}/{name}", settings)
+    return resolve_output_path(f"{folder}/{name}" if folder else name, settings)
 
 
 def correct_extension(path: Path, ext: str, settings: Settings) -> tuple[Path, bool]:
@@ -202,16 +204,8 @@ def _kept(
     o: Output, index: int, err: ToolError, settings: Settings, tool: str, noun: str
 ) -> Delivered:
     """A paid item whose save failed: inline, or as a rescue copy when too big to inline."""
-    import dataclasses
-
     size = len(o.data)
-    rescued: Delivered | None = None
-    if size > inline_ceiling(o.kind, settings):  # no save_path + over the ceiling = auto-saved
-        try:
-            unsaved = dataclasses.replace(o, save_path=None)
-            rescued = _deliver_all([unsaved], settings=settings, tool=tool, noun=noun)[0]
-        except (ToolError, OSError):  # that fails too: inline after all
-            rescued = None
+    rescued = _rescue(o, settings, tool, noun) if size > inline_ceiling(o.kind, settings) else None
     where = str(o.save_path) if o.save_path is not None else f"{AUTO_DIR}/"
     meta: dict[str, Any] = {
         "saved": False,
@@ -227,6 +221,23 @@ def _kept(
         o.kind, o.mime, data=o.data, size_bytes=size, name=o.name, meta=dict(o.item_meta or {})
     )
     return Delivered(item, text, meta, save_error=err)
+
+
+def _rescue(o: Output, settings: Settings, tool: str, noun: str) -> Delivered | None:
+    """A rescue copy of a paid item too big to inline (MCP drops big inline media): under
+    ``or_magic-output/`` (an ordinary auto-save), else, when that folder cannot take it (a file,
+    FIFO or symlink out planted at that name, made unwritable), a fresh name in the output root
+    itself. Both go through the same checked, race-free write; ``None`` when neither works."""
+    import dataclasses
+
+    for folder in (AUTO_DIR, ""):
+        try:
+            path = auto_save_path(tool, o.ext, settings, folder=folder)
+            copy = dataclasses.replace(o, save_path=path)
+            return _deliver_all([copy], settings=settings, tool=tool, noun=noun)[0]
+        except (ToolError, OSError):  # that place cannot take it: the next, then inline
+            continue
+    return None
 
 
 def _deliver_all(

@@ -132,3 +132,35 @@ async def test_a_tool_reads_tilde_inside_the_root(double, roots, monkeypatch):
     r = await call_tool("analyze_image", {"image_path": "~/photo.png", "question": "what?"})
     assert r.ok, r.text
     assert len(double.requests) == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("path", ["~", "~/", "."])
+async def test_an_input_path_naming_the_root_itself_is_a_coded_refusal(
+    double, roots, monkeypatch, path
+):
+    """With home *being* the root, ``~`` names the root directory: INVALID_INPUT, for free (it
+    crashed the tool with an AttributeError, as ``.`` did)."""
+    root, _ = roots
+    monkeypatch.setenv("HOME", str(root))
+    err = _refusal(resolve_input_path, path, Settings(output_dir=root, input_dir=root))
+    assert err.code is ErrorCode.INVALID_INPUT and err.details["reason"] == "input_root"
+    r = await call_tool("analyze_image", {"image_path": path, "question": "what?"})
+    assert r.code == "INVALID_INPUT" and "input root itself" in r.text, r.text
+    assert double.requests == []
+
+
+@pytest.mark.anyio
+async def test_a_user_name_no_system_can_encode_is_a_coded_refusal_for_free(double, roots):
+    """``~`` + a lone surrogate (JSON can carry one): the user lookup cannot encode it, so it
+    stays literal and the shape check refuses it (it escaped as a UnicodeEncodeError)."""
+    root, _ = roots
+    s = Settings(output_dir=root, input_dir=root)
+    for fn in (resolve_output_path, resolve_input_path):
+        err = _refusal(fn, "~\ud800/x.png", s)
+        assert err.code is ErrorCode.INVALID_INPUT and err.details["reason"] == "bad_character"
+    save = await call_tool("generate_image", {"prompt": "a fox", "save_path": "~\ud800/x.png"})
+    read = await call_tool("analyze_image", {"image_path": "~\ud800/x.png", "question": "what?"})
+    for r in (save, read):
+        assert r.code == "INVALID_INPUT", r.text
+    assert double.requests == []

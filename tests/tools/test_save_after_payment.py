@@ -229,3 +229,33 @@ def test_under_a_swapper_process_a_paid_delivery_is_saved_or_kept_never_lost(tmp
     assert _files_under(outside) == []
     assert not [p for p in _files_under(root) if p.name.endswith(".part")]
     assert seen["kept"] > 0, seen  # the race did bite
+
+
+@pytest.mark.parametrize("plant", ["symlink out", "file", "fifo"])
+async def test_a_poisoned_auto_folder_does_not_lose_a_rescue_the_front_end_would_drop(
+    double, tree, monkeypatch, plant
+):
+    """``or_magic-output`` pre-planted as a symlink out, a file or a FIFO: the rescue copy goes
+    to a fresh name in the root itself (never through the plant), since an inline copy over the
+    ceiling is dropped by MCP and the paid bytes would be gone."""
+    from or_magic.config import get_settings
+    from or_magic.mcp._adapt import to_call_result
+
+    monkeypatch.setenv("OPENROUTER_IMAGE_INLINE_MAX_BYTES", "16")
+    root, outside = tree
+    auto = root / "or_magic-output"
+    {
+        "symlink out": lambda: os.symlink(outside, auto, target_is_directory=True),
+        "file": lambda: auto.write_bytes(b"planted"),
+        "fifo": lambda: os.mkfifo(auto),
+    }[plant]()
+    r = await _race(double, "generate_image", lambda: _swap_for_symlink(root / "pics", outside))
+    assert r.ok and r.code == "UNSAFE_PATH" and r.meta["saved"] is False, r.text
+    (item,) = r.media
+    rescued = Path(item.path)
+    assert rescued.parent == Path(os.path.realpath(root)), rescued
+    assert rescued.read_bytes().startswith(b"\x89PNG") and rescued.stat().st_size == item.size_bytes
+    assert f"A copy was saved to: {rescued}" in r.text
+    assert _files(outside) == [] and os.path.lexists(auto)  # the plant is left as it was
+    mcp = to_call_result(r, structured=False, settings=get_settings())
+    assert [c.type for c in mcp.content] == ["text", "resource_link"]
