@@ -35,7 +35,7 @@ import re
 import string
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 MIN_ENCODED = 16
 """Shortest secret whose encoded forms are matched (shorter ones: the exact form only)."""
@@ -98,47 +98,38 @@ class Form:
         walk(0, "")
         return out
 
-    @cached_property
-    def _by_first(self) -> tuple[dict[str, tuple[str, ...]], ...]:
-        """Per position, its strings by first character: ``could_grow`` tests only those that
-        can start at the next character (one or two of a dozen escapes)."""
-        out = []
-        for alts in self.tokens:
-            d: dict[str, list[str]] = {}
-            for alt in alts:
-                d.setdefault(alt[0], []).append(alt)
-            out.append({c: tuple(v) for c, v in d.items()})
-        return tuple(out)
+    def prefix_pattern(self) -> str:
+        """A regex for every proper prefix of a match of this form (what a stream must hold back).
 
-    def could_grow(self, text: str) -> bool:
-        """True when ``text`` is a proper prefix of some string this form matches.
+        Followed by ``\\Z`` it finds, in C, the earliest held-back tail a stream must keep; built
+        from the last position backwards: after position ``i`` the text may end, end inside
+        position ``i``, or go on (through a separator) into the prefixes of what follows.
+        """
+        seps = _alternation(list(self.seps)) if self.seps else ""
+        sep_parts = _alternation(_proper_prefixes(self.seps)) if self.seps else ""
+        tail = ""  # prefixes of tokens[i+1:] (none past the last position: that is a whole match)
+        for i in range(len(self.tokens) - 1, -1, -1):
+            alts = self.tokens[i]
+            options = []
+            if i < len(self.tokens) - 1:  # a whole last position would complete the form
+                after = tail
+                if seps:
+                    # ``tail`` once per position (twice would double the pattern at each one)
+                    after = (
+                        f"(?:(?:{seps})?{tail}|{sep_parts})" if sep_parts else f"(?:{seps})?{tail}"
+                    )
+                options.append(_alternation(alts) + after)
+            parts = _proper_prefixes(alts)
+            if parts:
+                options.append(_alternation(parts))
+            tail = "(?:" + "|".join([*options, ""]) + ")"
+        return tail
 
-        Linear in the text: no slice of it is taken except at its very end (a stream calls this
-        on every delta with the held-back tail, which an echo can keep near ``max_len``)."""
-        n = len(text)
-        offsets = {0}
-        last = len(self.tokens) - 1
-        for i, by_first in enumerate(self._by_first):
-            nxt: set[int] = set()
-            for off in offsets:
-                if off >= n:
-                    return True  # the text ends before this position
-                for alt in by_first.get(text[off], ()):
-                    if text.startswith(alt, off):
-                        nxt.add(off + len(alt))
-                    elif n - off < len(alt) and alt.startswith(text[off:]):
-                        return True  # the text ends inside this position
-            if i < last and self.seps:
-                for off in list(nxt):
-                    for sep in self.seps:
-                        if text.startswith(sep, off):
-                            nxt.add(off + len(sep))
-                        elif 0 < n - off < len(sep) and sep.startswith(text[off:]):
-                            return True  # ends inside a line break
-            if not nxt:
-                return False
-            offsets = nxt
-        return False  # a whole match (already replaced) or longer: nothing to wait for
+
+def _proper_prefixes(alts: Iterable[str]) -> list[str]:
+    """The non-empty proper prefixes of ``alts`` (``"%7"`` of ``"%73"``), longest first."""
+    out = {a[:k] for a in alts for k in range(1, len(a))}
+    return sorted(out, key=len, reverse=True)
 
 
 def _optional(piece: str) -> str:
@@ -253,6 +244,10 @@ class SecretMatcher:
             for alt in f.tokens[0]:
                 starts.setdefault(alt[0], []).append(f)
         self._starts = {c: tuple(dict.fromkeys(fs)) for c, fs in starts.items()}
+        # Per first character, the proper prefixes of every form that can start with it, up to
+        # the end of the text: one C match per candidate position, whatever the forms' length.
+        # Compiled when a stream first needs that character (``sub`` alone never does).
+        self._tails: dict[str, re.Pattern[str]] = {}  # built on first use (streams only)
         chars = "".join(re.escape(c) for c in sorted(starts))
         self._first = re.compile(f"[{chars}]") if chars else None
         # Every string of _HEAD characters a match can start with: a cheap test that turns
@@ -274,9 +269,16 @@ class SecretMatcher:
             p = hit.start()
             if len(buf) - p >= _HEAD and buf[p : p + _HEAD] not in self._heads:
                 continue
-            if any(f.could_grow(buf[p:]) for f in self._starts[buf[p]]):
+            if self._tail_for(buf[p]).match(buf, p) is not None:
                 return p
         return len(buf)
+
+    def _tail_for(self, c: str) -> re.Pattern[str]:
+        tail = self._tails.get(c)
+        if tail is None:  # two threads may both compile it: the same pattern either way
+            alts = "|".join(f.prefix_pattern() for f in self._starts[c])
+            tail = self._tails[c] = re.compile(f"(?:{alts})\\Z")
+        return tail
 
 
 def matcher_for(secrets: Iterable[str]) -> SecretMatcher:

@@ -244,6 +244,7 @@ def test_the_forms_and_the_regex_agree_on_every_prefix():
     rng = random.Random(5)
     m = matcher_for([TEST_KEY])
     for form in forms_of(TEST_KEY):
+        grows = re.compile(form.prefix_pattern())
         for _ in range(20):
             pieces = []
             for i, alts in enumerate(form.tokens):
@@ -253,7 +254,9 @@ def test_the_forms_and_the_regex_agree_on_every_prefix():
             inst = "".join(pieces)
             assert m.sub(inst) == "[REDACTED]", inst[:80]
             for n in sorted(rng.sample(range(1, len(inst)), 10)):
-                assert form.could_grow(inst[:n]), (inst[:n], form.tokens[0])
+                assert grows.fullmatch(inst[:n]), (inst[:n], form.tokens[0])
+            assert not grows.fullmatch(inst)  # whole: replaced, nothing left to wait for
+            assert not grows.fullmatch(inst[:-1] + "\x00")
 
 
 # ---- end to end: the double echoes encoded keys ------------------------------------------------
