@@ -243,6 +243,43 @@ def test_stdin_eof_answers_pending_requests_then_exits_0(tmp_path):
         assert health["structuredContent"]["ok"] is True and health["_meta"]["offline"] is True
 
 
+def test_stdin_eof_with_lines_the_sdk_never_answers_exits_0_at_once(tmp_path):
+    """Ids the SDK refuses (an object, an array, a float, a boolean), a batch, and a cancellation
+    naming an object: the server answers what it can and exits promptly. An unhashable id killed
+    the stdin reader (the server then hung for good); the others held the exit for 30 s."""
+    env = server_env(tmp_path, OPENROUTER_OFFLINE="1")
+    hostile = [
+        {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": {"a": 1}}},
+        {"jsonrpc": "2.0", "id": {"a": 1}, "method": "ping"},
+        {"jsonrpc": "2.0", "id": [1], "method": "ping"},
+        {"jsonrpc": "2.0", "id": 1.5, "method": "ping"},
+        {"jsonrpc": "2.0", "id": True, "method": "ping"},
+        [{"jsonrpc": "2.0", "id": 9, "method": "ping"}],
+    ]
+    lines = [
+        INIT,
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        *hostile,
+        {"jsonrpc": "2.0", "id": 2, "method": "ping"},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "health_check"}},
+    ]
+    payload = "".join(json.dumps(x) + "\n" for x in lines)
+    for _ in range(2):  # the ordinary start, then the handshake fast path
+        r = subprocess.run(
+            [sys.executable, "-m", "or_magic.mcp"],
+            input=payload,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=str(REPO),
+            timeout=100,
+        )
+        assert r.returncode == 0, r.stderr
+        assert "Traceback" not in r.stderr
+        assert "mcp.stdio.unanswered" not in r.stderr  # nothing waited for in vain
+        assert sorted(json.loads(ln)["id"] for ln in r.stdout.splitlines()) == [1, 2, 3]
+
+
 def test_sigint_also_exits_0(tmp_path):
     p = spawn([], server_env(tmp_path, OPENROUTER_OFFLINE="1"))
     try:
