@@ -98,6 +98,8 @@ def _answer(msg: Any, cache: dict[str, Any], state: dict[str, Any]) -> dict[str,
         return None
     method, mid = msg.get("method"), msg.get("id")
     params = msg.get("params")
+    if mid is not None and type(mid) is not int and type(mid) is not str:
+        return None  # no id the SDK accepts (a float, a boolean, an object): the SDK decides
     if not state["initialized_request"]:
         if method != "initialize" or mid is None or not isinstance(params, dict):
             return None

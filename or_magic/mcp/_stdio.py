@@ -55,12 +55,20 @@ class StdinLines:
         except RuntimeError:  # loop closed: the server is gone
             pass
 
+    def _note(self, line: str) -> None:
+        """Show ``line`` to ``pending``; a fault there must not stop the reader (the host's
+        lines, and its EOF, would then never reach the SDK: the server would hang)."""
+        try:
+            self._pending.read(line)
+        except Exception as exc:  # the wire must keep flowing
+            log.warn("mcp.stdio.pending_error", error=f"{type(exc).__name__}: {exc}"[:200])
+
     def _pump(self) -> None:
         try:
             with os.fdopen(self._fd, "rb", closefd=True) as f:
                 for raw in f:
                     line = raw.decode("utf-8", errors="replace")
-                    self._pending.read(line)  # before the SDK can see it, so before its answer
+                    self._note(line)  # before the SDK can see it, so before its answer
                     self._put(line)
         except (OSError, ValueError):
             pass

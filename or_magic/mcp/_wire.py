@@ -23,6 +23,7 @@ import json
 import os
 import re
 import threading
+from collections import Counter
 from typing import Any
 
 # The SDK serialises a response as {"jsonrpc":"2.0","id":…,"result"|"error":…}: reading the id
@@ -32,9 +33,33 @@ _RESPONSE_PREFIX = re.compile(
 )
 
 
-def _id_key(value: Any) -> Any:
-    """Ids compare by JSON value: ``3`` and ``"3"`` are different requests."""
-    return (type(value).__name__, value)
+def _id_key(value: Any) -> tuple[str, int | str] | None:
+    """A request id as the SDK reads it, or ``None`` for a value that is no request id.
+
+    Ids compare by JSON value: ``3`` and ``"3"`` are different requests. The SDK's ``RequestId``
+    is a strict int or a string: a request whose id is a float, a boolean, an object or an array
+    is read as a notification (or refused) and never answered, so it is not waited for; and such
+    a value (a dict, a list) must never reach the set, where it cannot be hashed.
+    """
+    if type(value) is int or type(value) is str:
+        return (type(value).__name__, value)
+    return None
+
+
+def _awaits_answer(m: Any) -> bool:
+    """Whether the SDK reads ``m`` as a request it will answer (its ``JSONRPCRequest``).
+
+    The SDK answers neither a batch (an array), nor a message without ``"jsonrpc": "2.0"``, nor one
+    whose ``params`` is not an object, nor one carrying an ``error`` object (a response to it).
+    """
+    if not isinstance(m, dict) or m.get("jsonrpc") != "2.0":
+        return False
+    if not isinstance(m.get("method"), str) or _id_key(m.get("id")) is None:
+        return False
+    if m.get("params") is not None and not isinstance(m.get("params"), dict):
+        return False
+    error = m.get("error")
+    return not (isinstance(error, dict) and "code" in error and "message" in error)
 
 
 class PendingRequests:
@@ -42,31 +67,32 @@ class PendingRequests:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._ids: set[Any] = set()
+        # id key -> requests read with it and not yet answered: a host may reuse an id while the
+        # first request is still running, and the SDK answers each
+        self._ids: Counter[tuple[str, int | str]] = Counter()
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._ids)
+            return sum(self._ids.values())
 
     def read(self, line: str) -> None:
         """Note a line from the host: a request's id, or a cancellation withdrawing one."""
         if not line.strip():
             return
         try:
-            msg = json.loads(line)
+            m = json.loads(line)
         except (ValueError, RecursionError):  # the SDK answers it with a parse error (id null)
             return
-        for m in msg if isinstance(msg, list) else [msg]:
-            if not isinstance(m, dict):
-                continue
-            method = m.get("method")
-            if method == "notifications/cancelled":
-                params = m.get("params")
-                if isinstance(params, dict) and "requestId" in params:
-                    self._discard(params["requestId"])
-            elif isinstance(method, str) and m.get("id") is not None:
-                with self._lock:
-                    self._ids.add(_id_key(m["id"]))
+        if not isinstance(m, dict):  # a batch or a bare value: the SDK answers none of it
+            return
+        if m.get("method") == "notifications/cancelled":
+            params = m.get("params")
+            if isinstance(params, dict):
+                self._discard(params.get("requestId"))
+        elif _awaits_answer(m):
+            key = _id_key(m["id"])
+            with self._lock:
+                self._ids[key] += 1  # type: ignore[index]
 
     def answered(self, text: str) -> None:
         """Note a message written to the host; a response crosses its request off."""
@@ -81,12 +107,19 @@ class PendingRequests:
             msg = json.loads(text)
         except (ValueError, RecursionError):
             return
-        if isinstance(msg, dict) and "method" not in msg and msg.get("id") is not None:
-            self._discard(msg["id"])
+        if isinstance(msg, dict) and "method" not in msg:
+            self._discard(msg.get("id"))
 
     def _discard(self, rid: Any) -> None:
+        """One request with id ``rid`` needs no more waiting for (answered or cancelled)."""
+        key = _id_key(rid)
+        if key is None:
+            return
         with self._lock:
-            self._ids.discard(_id_key(rid))
+            if self._ids[key] > 1:
+                self._ids[key] -= 1
+            else:
+                self._ids.pop(key, None)
 
     async def settle(self, timeout: float = 30.0) -> None:
         """Wait, bounded, until every request read has its answer on the wire."""
@@ -98,8 +131,9 @@ class PendingRequests:
             from or_magic import log
 
             with self._lock:
-                left = sorted(str(v) for _, v in self._ids)
-            log.warn("mcp.stdio.unanswered", ids=left[:20], count=len(left))
+                left = sorted(str(v)[:80] for _, v in self._ids)  # an id may be megabytes
+                count = sum(self._ids.values())
+            log.warn("mcp.stdio.unanswered", ids=left[:20], count=count)
 
 
 class WireWriter:

@@ -205,6 +205,19 @@ def test_raw_stdio_protocol_only_on_stdout_and_sigterm_exits_0(double, tmp_path)
             p.wait()
 
 
+def run_stdio_to_eof(lines: list[Any], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """A whole stdio server life: ``lines`` written, stdin closed, the process waited for."""
+    return subprocess.run(
+        [sys.executable, "-m", "or_magic.mcp"],
+        input="".join(json.dumps(x) + "\n" for x in lines),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(REPO),
+        timeout=100,  # a whole server life (imports included): seconds when the CPU is busy
+    )
+
+
 def test_stdin_eof_answers_pending_requests_then_exits_0(tmp_path):
     """A host may write all its requests and close stdin: each is still answered, on a busy
     machine too (the first run starts the ordinary way, the second from the handshake cache)."""
@@ -224,23 +237,42 @@ def test_stdin_eof_answers_pending_requests_then_exits_0(tmp_path):
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
         *calls,
     ]
-    payload = "".join(json.dumps(x) + "\n" for x in lines)
     for _ in range(2):
-        r = subprocess.run(
-            [sys.executable, "-m", "or_magic.mcp"],
-            input=payload,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=str(REPO),
-            timeout=100,  # a whole server life (imports included): seconds when the CPU is busy
-        )
+        r = run_stdio_to_eof(lines, env)
         assert r.returncode == 0, r.stderr
         answers = [json.loads(ln) for ln in r.stdout.splitlines()]
         assert sorted(a["id"] for a in answers) == list(range(1, 9)), r.stderr
         assert "mcp.stdio.unanswered" not in r.stderr  # each answer seen going out, none waited for
         health = next(a for a in answers if a["id"] == 3)["result"]
         assert health["structuredContent"]["ok"] is True and health["_meta"]["offline"] is True
+
+
+def test_stdin_eof_with_lines_the_sdk_never_answers_exits_0_at_once(tmp_path):
+    """Ids the SDK refuses (an object, an array, a float, a boolean), a batch, and a cancellation
+    naming an object: the server answers what it can and exits promptly. An unhashable id killed
+    the stdin reader (the server then hung for good); the others held the exit for 30 s."""
+    env = server_env(tmp_path, OPENROUTER_OFFLINE="1")
+    hostile = [
+        {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": {"a": 1}}},
+        {"jsonrpc": "2.0", "id": {"a": 1}, "method": "ping"},
+        {"jsonrpc": "2.0", "id": [1], "method": "ping"},
+        {"jsonrpc": "2.0", "id": 1.5, "method": "ping"},
+        {"jsonrpc": "2.0", "id": True, "method": "ping"},
+        [{"jsonrpc": "2.0", "id": 9, "method": "ping"}],
+    ]
+    lines = [
+        INIT,
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        *hostile,
+        {"jsonrpc": "2.0", "id": 2, "method": "ping"},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "health_check"}},
+    ]
+    for _ in range(2):  # the ordinary start, then the handshake fast path
+        r = run_stdio_to_eof(lines, env)
+        assert r.returncode == 0, r.stderr
+        assert "Traceback" not in r.stderr
+        assert "mcp.stdio.unanswered" not in r.stderr  # nothing waited for in vain
+        assert sorted(json.loads(ln)["id"] for ln in r.stdout.splitlines()) == [1, 2, 3]
 
 
 def test_sigint_also_exits_0(tmp_path):

@@ -83,3 +83,61 @@ def test_a_dropped_reply_does_not_reach_the_wire():
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_ids_the_sdk_never_answers_are_not_waited_for():
+    # The SDK's RequestId is a strict int or a string: a float or boolean id makes the line a
+    # notification, an object or array id is refused; a batch, a line without "jsonrpc": "2.0"
+    # or with non-object params is refused too. None of them is ever answered.
+    p = PendingRequests()
+    for rid in (1.5, 2.0, True, {"a": 1}, [1]):
+        p.read(_req(rid))
+    p.read(json.dumps([json.loads(_req(9)), json.loads(_req(10))]))  # a batch
+    p.read(json.dumps({"id": 15, "method": "ping"}))  # no "jsonrpc"
+    p.read(json.dumps({"jsonrpc": "2.0", "id": 16, "method": "ping", "params": [1]}))
+    assert len(p) == 0
+    p.read(_req(10**30))  # a big int is still an int
+    p.read(json.dumps({"jsonrpc": "2.0", "id": 3, "method": "ping", "params": None}))
+    assert len(p) == 2
+
+
+def test_an_unhashable_cancelled_id_is_ignored_and_the_reader_lives_on():
+    p = PendingRequests()
+    p.read(_req(7))
+    for rid in ({"a": 1}, [7], None):
+        cancel = {
+            "jsonrpc": "2.0",
+            "method": "notifications/cancelled",
+            "params": {"requestId": rid},
+        }
+        p.read(json.dumps(cancel))  # raised TypeError (unhashable) in the reader thread
+    assert len(p) == 1
+    p.answered(json.dumps({"jsonrpc": "2.0", "id": {"a": 1}, "result": {}}))
+    assert len(p) == 1
+
+
+def test_a_reused_id_is_waited_for_until_each_request_with_it_is_answered():
+    p = PendingRequests()
+    p.read(_req(5))
+    p.read(_req(5))  # the SDK answers both
+    p.answered(_sdk_answer(5))
+    assert len(p) == 1
+    p.answered(_sdk_answer(5))
+    assert len(p) == 0
+
+
+def test_a_fault_in_the_bookkeeping_does_not_stop_the_stdin_reader():
+    class Broken(PendingRequests):
+        def read(self, line):
+            raise TypeError("boom")
+
+    from or_magic.mcp._stdio import StdinLines
+
+    r, w = os.pipe()
+    os.write(w, b"a\nb\n")
+    os.close(w)
+
+    async def main():
+        return [line async for line in StdinLines(r, Broken())]
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == ["a\n", "b\n"]
