@@ -22,6 +22,7 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from ..errors import ErrorCode, ToolError, os_error
 from . import dirfd
@@ -70,6 +71,8 @@ class AtomicFile:
         self._dir_fd: int | None = None
         self._dir = self.path.parent
         self._done = False
+        self._kept: str | None = None  # commit(keep_previous=True): the old target's hidden link
+        self._keeping = False
 
     def _open_dir(self) -> int | None:
         directory = os.path.abspath(self._dir)
@@ -164,8 +167,15 @@ class AtomicFile:
             os.lseek(self._fd, 0, os.SEEK_END)
         return bytes(out)
 
-    def commit(self) -> Path:
-        """fsync, rename over the target, fsync the directory; returns the final path."""
+    def commit(self, *, keep_previous: bool = False) -> Path:
+        """fsync, rename over the target, fsync the directory; returns the final path.
+
+        ``keep_previous``: a file already at the target is first hard-linked to a hidden name in
+        the same directory, so ``undo()`` can put it back (a group of files saved all-or-nothing
+        must not destroy what a later failure makes it roll back over); ``finish()`` drops it.
+        The directory descriptor stays open until then, so both act inside the same verified
+        directory.
+        """
         if self._fd is None or self.tmp_path is None:
             raise RuntimeError("AtomicFile is not open")
         if self.path.parent != self._dir:
@@ -175,31 +185,89 @@ class AtomicFile:
             os.fsync(self._fd)
             os.close(self._fd)
             self._fd = None
-            if self._dir_fd is not None:
-                os.replace(
-                    self.tmp_path.name,
-                    self.path.name,
-                    src_dir_fd=self._dir_fd,
-                    dst_dir_fd=self._dir_fd,
-                )
-            else:
-                if self.root is not None:
-                    self._check_fallback()
-                os.replace(self.tmp_path, self.path)
+            if self._dir_fd is None and self.root is not None:
+                self._check_fallback()
+            if keep_previous:
+                self._kept = self._link_previous()
+            self._rename(self.tmp_path.name, self.path.name)
         except BaseException:
+            self._drop_kept()
             self.abort()
             raise
         self.tmp_path = None
         self._done = True
+        self._keeping = keep_previous
         if self._dir_fd is not None:
             try:
                 os.fsync(self._dir_fd)
             except OSError:
                 pass
-            self._close_dir()
+            if not keep_previous:
+                self._close_dir()
         else:
             _fsync_dir(self.path.parent)
         return self.path
+
+    def undo(self) -> None:
+        """After ``commit(keep_previous=True)``: put the previous file back (or remove the new
+        one when there was none), then release the directory. Best effort: a rollback step."""
+        if not self._keeping:
+            return
+        try:
+            if self._kept is not None:
+                self._rename(self._kept, self.path.name)
+                self._kept = None
+            else:
+                self._unlink(self.path.name)
+        except OSError:
+            pass
+        self.finish()
+
+    def finish(self) -> None:
+        """After ``commit(keep_previous=True)``: the save stands; drop the kept previous file."""
+        self._drop_kept()
+        self._keeping = False
+        self._close_dir()
+
+    def _link_previous(self) -> str | None:
+        name = f".{self.path.name[:_TMP_STEM_CHARS]}.{secrets.token_hex(6)}.prev"
+        kw: dict[str, Any] = {"follow_symlinks": False}
+        if self._dir_fd is not None:
+            kw.update(src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd)
+            src, dst = self.path.name, name
+        else:
+            src, dst = str(self.path), str(self._dir / name)
+        try:
+            os.link(src, dst, **kw)
+        except FileNotFoundError:
+            return None  # nothing there yet: undo() removes the new file
+        except OSError:  # no hard links on this file system: move it aside instead
+            try:
+                self._rename(self.path.name, name)
+            except FileNotFoundError:
+                return None
+        return name
+
+    def _drop_kept(self) -> None:
+        if self._kept is not None:
+            try:
+                self._unlink(self._kept)
+            except OSError:
+                pass
+            self._kept = None
+
+    def _rename(self, src: str, dst: str) -> None:
+        """Rename between two names of this directory (relative to its descriptor when held)."""
+        if self._dir_fd is not None:
+            os.replace(src, dst, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd)
+        else:
+            os.replace(self._dir / src, self._dir / dst)
+
+    def _unlink(self, name: str) -> None:
+        if self._dir_fd is not None:
+            os.unlink(name, dir_fd=self._dir_fd)
+        else:
+            os.unlink(self._dir / name)
 
     def abort(self) -> None:
         """Drop the temp file (harmless to call twice, or after commit)."""

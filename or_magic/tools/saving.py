@@ -9,8 +9,9 @@ Shared by the generation tools (and any other tool that returns media):
   ``NAME_RESERVE`` bytes free and all ``count`` numbered targets are checked, so what is written
   later cannot fail on its name.
 * ``deliver_all(...)`` (several outputs) is all-or-nothing: every target is checked and every
-  temp file written before the first rename; a failure removes every temp file (and any target
-  this call already renamed into place).
+  temp file written before the first rename; a failure removes every temp file, and every target
+  this call already renamed into place is rolled back: the file it replaced comes back
+  (``AtomicFile.commit(keep_previous=True)`` / ``undo``), or it is removed when there was none.
 * ``paid=True`` (the generation tools: the bytes were paid for) keeps them when that save fails
   *after* the request, e.g. because the folder was swapped for a symlink or made unwritable while
   the request was in flight. The write still fails safely (nothing followed, nothing
@@ -267,7 +268,7 @@ def _deliver_all(
             details={"reason": "duplicate_target"},
         )
     files: list[AtomicFile] = []
-    committed: list[Path] = []
+    committed: list[AtomicFile] = []
     try:
         for o, final, _, _ in plans:  # 2. every temp file written
             if final is None:
@@ -276,28 +277,20 @@ def _deliver_all(
             files.append(f)
             _guard(final, f.open)
             _guard(final, f.write, o.data)
-        for f in files:  # 3. commit (rename) them all
-            committed.append(_guard(f.path, f.commit))
+        for f in files:  # 3. commit (rename) them all, each keeping what it replaces
+            _guard(f.path, lambda f=f: f.commit(keep_previous=True))
+            committed.append(f)
     except BaseException:
+        for f in reversed(committed):  # 4. roll back: the previous files come back
+            f.undo()
         for f in files:
             f.abort()
-        _unlink_committed(committed, root)
         raise
+    for f in committed:
+        f.finish()
     return [
         _delivered(o, final, corrected, auto, settings, noun) for o, final, corrected, auto in plans
     ]
-
-
-def _unlink_committed(paths: list[Path], root: str | None) -> None:
-    """Roll back: remove what this call already renamed into place (inside the root only)."""
-    from ..safety.paths import is_within
-
-    for p in paths:
-        try:
-            if root is None or is_within(os.path.realpath(p.parent), root):
-                os.unlink(p)
-        except OSError:
-            pass
 
 
 def _guard(path: Path, fn: Any, *args: Any) -> Any:

@@ -110,24 +110,51 @@ async def test_several_outputs_are_all_or_nothing(double, out, monkeypatch):
     assert list(out.iterdir()) == [], sorted(p.name for p in out.iterdir())
 
 
-async def test_several_outputs_roll_back_when_a_rename_fails(double, out, monkeypatch):
+def fail_the_third_commit(monkeypatch) -> None:
+    """The third rename of a save fails (an I/O error), after two have gone through."""
     from or_magic.safety import atomic
 
     real_commit = atomic.AtomicFile.commit
     calls = {"n": 0}
 
-    def failing_commit(self):
+    def failing_commit(self, **kw):
         calls["n"] += 1
         if calls["n"] == 3:
             self.abort()
             raise OSError(5, "Input/output error")
-        return real_commit(self)
+        return real_commit(self, **kw)
 
     monkeypatch.setattr(atomic.AtomicFile, "commit", failing_commit)
+
+
+async def test_several_outputs_roll_back_when_a_rename_fails(double, out, monkeypatch):
+    fail_the_third_commit(monkeypatch)
     r = await call_tool("generate_image_dedicated", {"prompt": "x", "n": 3, "save_path": "m.png"})
     assert r.code == "INTERNAL" and r.meta["saved"] is False  # kept in the result, not saved
     assert all(m.path is None and m.data for m in r.media) and len(r.media) == 3
     assert list(out.iterdir()) == [], sorted(p.name for p in out.iterdir())
+
+
+async def test_a_rollback_puts_back_the_files_the_group_had_replaced(double, out, monkeypatch):
+    """Saving over existing files, the third rename fails: the two the call had already renamed
+    over the user's files must give those files back, not delete them."""
+    (out / "m.png").write_bytes(b"the user's first picture")
+    (out / "m-2.png").write_bytes(b"the user's second picture")
+    fail_the_third_commit(monkeypatch)
+    r = await call_tool("generate_image_dedicated", {"prompt": "x", "n": 3, "save_path": "m.png"})
+    assert r.code == "INTERNAL" and r.meta["saved"] is False and len(r.media) == 3
+    assert sorted(p.name for p in out.iterdir()) == ["m-2.png", "m.png"]  # no temp or kept file
+    assert (out / "m.png").read_bytes() == b"the user's first picture"
+    assert (out / "m-2.png").read_bytes() == b"the user's second picture"
+
+
+async def test_a_group_saved_over_existing_files_leaves_no_kept_copies(double, out):
+    (out / "m.png").write_bytes(b"old")
+    r = await call_tool("generate_image_dedicated", {"prompt": "x", "n": 2, "save_path": "m.png"})
+    assert r.ok and r.meta.get("saved") is not False, r.text
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) == 2 and not any(n.startswith(".") for n in names), names
+    assert (out / "m.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_hostile_shapes_are_coded_errors_not_recursion(tmp_path: Path):
