@@ -73,6 +73,7 @@ class AtomicFile:
         self._done = False
         self._kept: str | None = None  # commit(keep_previous=True): the old target's hidden link
         self._keeping = False
+        self._aside = False  # the previous file was moved to _kept (no hard links), not linked
 
     def _open_dir(self) -> int | None:
         directory = os.path.abspath(self._dir)
@@ -191,6 +192,9 @@ class AtomicFile:
                 self._kept = self._link_previous()
             self._rename(self.tmp_path.name, self.path.name)
         except BaseException:
+            if self._aside:  # the target was moved aside and not replaced: move it back
+                self._put_back()
+                self._kept = None  # if that failed, it stays under the hidden name, not deleted
             self._drop_kept()
             self.abort()
             raise
@@ -215,8 +219,8 @@ class AtomicFile:
             return
         try:
             if self._kept is not None:
-                self._rename(self._kept, self.path.name)
-                self._kept = None
+                self._put_back()
+                self._kept = None  # if that failed, it stays under the hidden name, not deleted
             else:
                 self._unlink(self.path.name)
         except OSError:
@@ -246,7 +250,16 @@ class AtomicFile:
                 self._rename(self.path.name, name)
             except FileNotFoundError:
                 return None
+            self._aside = True
         return name
+
+    def _put_back(self) -> None:
+        """The kept previous file back at the target (best effort: a rollback step)."""
+        try:
+            self._rename(self._kept, self.path.name)  # type: ignore[arg-type]
+            self._kept = None
+        except OSError:
+            pass
 
     def _drop_kept(self) -> None:
         if self._kept is not None:

@@ -388,3 +388,53 @@ def test_missing_input_root_reports_not_found_not_a_symlink(tmp_path):
     with pytest.raises(ToolError) as ei:
         resolve_input_path("../outside.png", settings)
     assert ei.value.code.value == "UNSAFE_PATH"
+
+
+# ---- commit(keep_previous=True): a rollback gives back what a commit replaced ----------------
+
+
+@pytest.fixture(params=["hard link", "moved aside"])
+def keeping(request, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways the previous file is kept: a hard link, or (no hard links) a move aside."""
+    if request.param == "moved aside":
+
+        def no_links(*a, **k):
+            raise PermissionError(1, "Operation not permitted")
+
+        monkeypatch.setattr(os, "link", no_links)
+    return request.param
+
+
+def test_undo_puts_the_replaced_file_back(tmp_path: Path, keeping: str) -> None:
+    d = tmp_path / "out"
+    d.mkdir()
+    p = d / "m.png"
+    p.write_bytes(b"OLD")
+    f = AtomicFile(p, root=str(d)).open()
+    f.write(b"NEW")
+    f.commit(keep_previous=True)
+    assert p.read_bytes() == b"NEW"
+    f.undo()
+    assert p.read_bytes() == b"OLD" and os.listdir(d) == ["m.png"]
+
+
+def test_a_commit_that_fails_after_keeping_loses_nothing(
+    tmp_path: Path, keeping: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = tmp_path / "out"
+    d.mkdir()
+    p = d / "m.png"
+    p.write_bytes(b"OLD")
+    f = AtomicFile(p, root=str(d)).open()
+    f.write(b"NEW")
+    real = AtomicFile._rename
+
+    def failing(self, src: str, dst: str) -> None:
+        if src.endswith(".part"):  # the temp file's rename into place fails
+            raise OSError(5, "Input/output error")
+        real(self, src, dst)
+
+    monkeypatch.setattr(AtomicFile, "_rename", failing)
+    with pytest.raises(OSError):
+        f.commit(keep_previous=True)
+    assert p.read_bytes() == b"OLD" and os.listdir(d) == ["m.png"]
